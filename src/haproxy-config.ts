@@ -1,0 +1,132 @@
+/** Where the proxy's config lives inside the container. */
+export const HAPROXY_PATHS = {
+  /** ConfigMap holding haproxy.cfg. */
+  config: '/usr/local/etc/haproxy',
+} as const;
+
+/** A Redis server or sentinel the proxy talks to. */
+export interface HaproxyEndpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Values rendered into haproxy.cfg. */
+export interface HaproxyConfValues {
+  /** Client port. */
+  readonly port: number;
+  /** HTTP port answering `/ready` (has a master) and `/healthz` (process up). */
+  readonly healthPort: number;
+  readonly masterName: string;
+  /**
+   * Appended to each host to form the address HAProxy resolves, e.g.
+   * `.${POD_NAMESPACE}.svc.cluster.local`: HAProxy's resolver applies no search domains.
+   */
+  readonly addressSuffix: string;
+  /** Sentinels that must name a server as master before it gets traffic. */
+  readonly quorum: number;
+  /** Redis instances; `host` is the name the sentinels announce them by. */
+  readonly redis: HaproxyEndpoint[];
+  readonly sentinels: HaproxyEndpoint[];
+  /** Whether checks authenticate with the password in `$REDIS_PASSWORD`. */
+  readonly auth: boolean;
+  readonly checkIntervalMilliseconds: number;
+  readonly maxConnections: number;
+  readonly threads: number;
+  /** Idle timeout of client and server sides (long: Redis clients keep connections open). */
+  readonly clientTimeoutSeconds: number;
+}
+
+// RESP, so the password may hold any byte; its length is computed at check time.
+const AUTH_CHECK = [
+  '  tcp-check send-lf \'*2\'"\\r\\n"\'$4\'"\\r\\nAUTH\\r\\n"\'$\'%[env(REDIS_PASSWORD),length]"\\r\\n"%[env(REDIS_PASSWORD)]"\\r\\n"',
+  '  tcp-check expect string +OK',
+];
+
+/** `redis-<i>`: the server name of the i-th Redis instance in haproxy.cfg. */
+function serverName(i: number): string {
+  return `redis-${i}`;
+}
+
+/**
+ * The proxy's haproxy.cfg. A Redis server receives connections only while it
+ * reports `role:master` AND at least `quorum` sentinels name it as master, so
+ * a stale master that restarted as master never receives writes.
+ */
+export function renderHaproxyConf(v: HaproxyConfValues): string {
+  const auth = v.auth ? AUTH_CHECK : [];
+  const inter = `${v.checkIntervalMilliseconds}ms`;
+  const acls = v.redis.map((_, i) => [
+    `  acl ${serverName(i)}-up srv_is_up(redis-master/${serverName(i)})`,
+    `  acl ${serverName(i)}-named nbsrv(sentinels-name-${serverName(i)}) ge ${v.quorum}`,
+  ].join('\n'));
+  const anyMaster = v.redis.map((_, i) => `${serverName(i)}-up ${serverName(i)}-named`).join(' or ');
+
+  const lines = [
+    'global',
+    `  maxconn ${v.maxConnections}`,
+    `  nbthread ${v.threads}`,
+    '  log stdout format raw local0 notice',
+    '',
+    'defaults',
+    '  mode tcp',
+    '  log global',
+    '  timeout connect 2s',
+    `  timeout client ${v.clientTimeoutSeconds}s`,
+    `  timeout server ${v.clientTimeoutSeconds}s`,
+    '  timeout check 2s',
+    '  default-server init-addr last,libc,none resolvers cluster',
+    '',
+    '# Service names resolve at run time; a name that does not resolve yet does not stop the proxy.',
+    'resolvers cluster',
+    '  parse-resolv-conf',
+    '  hold valid 10s',
+    '  hold nx 30s',
+    '  hold timeout 30s',
+    '  hold refused 30s',
+    '  hold other 30s',
+    '',
+    'frontend redis',
+    `  bind "\${BIND_ADDRESS}:${v.port}"`,
+    ...acls,
+    '  tcp-request content reject unless ' + anyMaster,
+    '  default_backend redis-master',
+    '',
+    'frontend health',
+    '  mode http',
+    `  bind "\${BIND_ADDRESS}:${v.healthPort}"`,
+    '  timeout client 5s',
+    ...acls,
+    '  http-request return status 200 content-type text/plain string ok if { path /healthz }',
+    `  http-request return status 200 content-type text/plain string master if { path /ready } ${anyMaster}`,
+    '  http-request return status 503 content-type text/plain string no-master if { path /ready }',
+    '  http-request deny deny_status 404',
+    '',
+    '# Weight 0: a server is reached only through use-server, never by load balancing.',
+    'backend redis-master',
+    '  option tcp-check',
+    '  tcp-check connect',
+    ...auth,
+    // QUIT makes the server close, so a reply that does not match fails at once, not at `timeout check`.
+    '  tcp-check send "INFO replication\\r\\nQUIT\\r\\n"',
+    '  tcp-check expect string role:master',
+    ...acls,
+    ...v.redis.map((_, i) => `  use-server ${serverName(i)} if ${serverName(i)}-up ${serverName(i)}-named`),
+    ...v.redis.map((r, i) =>
+      `  server ${serverName(i)} "${r.host}${v.addressSuffix}:${r.port}" weight 0 check inter ${inter} fall 1 rise 1 on-marked-down shutdown-sessions`),
+  ];
+  v.redis.forEach((r, i) => {
+    lines.push(
+      '',
+      `# Up while a sentinel names ${r.host}:${r.port} as master.`,
+      `backend sentinels-name-${serverName(i)}`,
+      '  option tcp-check',
+      '  tcp-check connect',
+      ...auth,
+      `  tcp-check send "SENTINEL get-master-addr-by-name ${v.masterName}\\r\\nQUIT\\r\\n"`,
+      `  tcp-check expect string "\\r\\n${r.host}\\r\\n\\$${String(r.port).length}\\r\\n${r.port}\\r\\n"`,
+      ...v.sentinels.map((s, j) => `  server sentinel-${j} "${s.host}${v.addressSuffix}:${s.port}" check inter ${inter} fall 1 rise 1`),
+    );
+  });
+  lines.push('');
+  return lines.join('\n');
+}

@@ -1,0 +1,10 @@
+export * from './auth';
+export * from './persistence';
+export { ComputeResources } from './plus';
+export * from './redis-instance';
+export * from './sentinel-cluster';
+export * from './sentinel-proxy';
+export * from './redis-ha';
+export { renderRedisConf, renderRedisEntrypoint, renderRedisProbe, RedisProbeMode } from './redis-config';
+export { renderSentinelConf, renderSentinelEntrypoint, renderSentinelProbe, SentinelProbeMode, sentinelId } from './sentinel-config';
+export { renderHaproxyConf } from './haproxy-config';

@@ -1,0 +1,159 @@
+/**
+ * The one place that knows cdk8s-plus. Every construct builds its workloads
+ * through these helpers, so moving to a newer cdk8s-plus is a change of this
+ * import (and of package.json), not of every file.
+ */
+import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+
+export { kplus };
+
+/** CPU and memory for one container. Unset members take the component's defaults. */
+export interface ComputeResources {
+  /**
+   * CPU the scheduler reserves, in millicores.
+   * @default - the component's default (Redis 100, sentinel 50, proxy 100)
+   */
+  readonly cpuRequestMillis?: number;
+  /**
+   * CPU limit in millicores.
+   * @default - the component's default (Redis 1000, sentinel 250, proxy 1000)
+   */
+  readonly cpuLimitMillis?: number;
+  /**
+   * Memory the scheduler reserves.
+   * @default - the component's default (Redis 256Mi, sentinel 32Mi, proxy 64Mi)
+   */
+  readonly memoryRequest?: Size;
+  /**
+   * Memory limit; the container is killed above it.
+   * @default - the component's default (Redis 1Gi, sentinel 128Mi, proxy 256Mi)
+   */
+  readonly memoryLimit?: Size;
+}
+
+/** Fully specified resources, as each component's defaults are. */
+export interface ResolvedResources {
+  readonly cpuRequestMillis: number;
+  readonly cpuLimitMillis: number;
+  readonly memoryRequest: Size;
+  readonly memoryLimit: Size;
+}
+
+/** Where a component's pods run and as whom. */
+export interface WorkloadSpec {
+  readonly image: string;
+  /** Runs as this uid and gid (the image's own unprivileged user); volumes are group-owned by it. */
+  readonly uid: number;
+  readonly command: string[];
+  readonly env: { [name: string]: kplus.EnvValue };
+  readonly ports: { [name: string]: number };
+  readonly resources: ResolvedResources;
+  readonly readiness: kplus.Probe;
+  readonly liveness: kplus.Probe;
+  readonly startup?: kplus.Probe;
+  readonly replicas: number;
+  /** Recreate for pods that own a ReadWriteOnce volume. */
+  readonly recreate: boolean;
+  readonly labels: { [key: string]: string };
+  readonly terminationGracePeriod?: Duration;
+}
+
+/**
+ * A Deployment with this library's deliberate security and scheduling choices
+ * instead of cdk8s-plus's generic ones: the image's own non-root uid, read-only
+ * root filesystem, no privilege escalation, all capabilities dropped, the
+ * runtime's seccomp profile, `IfNotPresent` for pinned images, explicit
+ * resources and probes, named ports.
+ */
+export function secureDeployment(scope: Construct, id: string, spec: WorkloadSpec): kplus.Deployment {
+  const deployment = new kplus.Deployment(scope, id, {
+    replicas: spec.replicas,
+    strategy: spec.recreate ? kplus.DeploymentStrategy.recreate() : kplus.DeploymentStrategy.rollingUpdate(),
+    automountServiceAccountToken: false,
+    terminationGracePeriod: spec.terminationGracePeriod,
+    securityContext: { ensureNonRoot: true, user: spec.uid, group: spec.uid, fsGroup: spec.uid },
+  });
+  for (const [key, value] of Object.entries(spec.labels)) deployment.podMetadata.addLabel(key, value);
+  deployment.addContainer({
+    name: 'main',
+    image: spec.image,
+    imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+    command: spec.command,
+    envVariables: spec.env,
+    ports: Object.entries(spec.ports).map(([name, number]) => ({ name, number })),
+    securityContext: {
+      ensureNonRoot: true,
+      user: spec.uid,
+      group: spec.uid,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      privileged: false,
+    },
+    resources: {
+      cpu: {
+        request: kplus.Cpu.millis(spec.resources.cpuRequestMillis),
+        limit: kplus.Cpu.millis(spec.resources.cpuLimitMillis),
+      },
+      memory: { request: spec.resources.memoryRequest, limit: spec.resources.memoryLimit },
+    },
+    readiness: spec.readiness,
+    liveness: spec.liveness,
+    startup: spec.startup,
+  });
+  // cdk8s-plus-27 has neither capabilities 'ALL' nor seccomp profiles (restricted Pod Security Standard).
+  const obj = ApiObject.of(deployment);
+  obj.addJsonPatch(
+    JsonPatch.add('/spec/template/spec/containers/0/securityContext/capabilities', { drop: ['ALL'] }),
+    JsonPatch.add('/spec/template/spec/securityContext/seccompProfile', { type: 'RuntimeDefault' }),
+  );
+  return deployment;
+}
+
+/** Merges user resources over a component's defaults. */
+export function resolveResources(defaults: ResolvedResources, given?: ComputeResources): ResolvedResources {
+  return { ...defaults, ...definedOnly(given ?? {}) };
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** An exec probe running one of the chart's scripts. */
+export function scriptProbe(command: string[], period: Duration, failureThreshold: number): kplus.Probe {
+  return kplus.Probe.fromCommand(command, {
+    periodSeconds: period,
+    timeoutSeconds: Duration.seconds(5),
+    failureThreshold,
+  });
+}
+
+/** The plain env value for `BIND_ADDRESS` and friends. */
+export function env(value: string | number): kplus.EnvValue {
+  return kplus.EnvValue.fromValue(String(value));
+}
+
+/** An env value read from a key of an existing Secret. */
+export function secretEnv(scope: Construct, id: string, secretName: string, key: string): kplus.EnvValue {
+  const secret = kplus.Secret.fromSecretName(scope, id, secretName);
+  return kplus.EnvValue.fromSecretValue({ secret, key });
+}
+
+/** The pod's namespace, from the downward API. */
+export function namespaceEnv(): kplus.EnvValue {
+  return kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAMESPACE);
+}
+
+/** Mounts a component's scripts (read-only) at `paths.config` and its claim at `paths.data`. */
+export function mountConfigAndData(
+  scope: Construct,
+  container: kplus.Container,
+  config: kplus.IConfigMap,
+  claim: kplus.IPersistentVolumeClaim,
+  paths: { readonly config: string; readonly data: string },
+): void {
+  const configVolume = kplus.Volume.fromConfigMap(scope, 'ConfigVolume', config, { name: 'config', defaultMode: 0o444 });
+  container.mount(paths.config, configVolume, { readOnly: true });
+  container.mount(paths.data, kplus.Volume.fromPersistentVolumeClaim(scope, 'DataVolume', claim, { name: 'data' }));
+}

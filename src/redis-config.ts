@@ -1,0 +1,143 @@
+import { CLI_AUTH, CONF_QUOTE_FN, LOCAL_HOST_FN, SCRIPT_HEADER, logFn } from './shell';
+
+/** Where the pieces of a Redis pod live inside the container. */
+export const REDIS_PATHS = {
+  /** ConfigMap: static redis.conf, entrypoint and probe. */
+  config: '/opt/redis-ha',
+  /** emptyDir: the config generated at start (holds the password, so never on the ConfigMap). */
+  run: '/run/redis-ha',
+  /** PersistentVolumeClaim: AOF, RDB and the role marker. */
+  data: '/data',
+} as const;
+
+/** Values rendered into the static part of redis.conf. */
+export interface RedisConfValues {
+  readonly port: number;
+  /** The instance's Service name, announced to the master and the sentinels. */
+  readonly announceHost: string;
+  readonly appendOnly: boolean;
+  readonly minReplicasToWrite: number;
+  readonly minReplicasMaxLagSeconds: number;
+}
+
+/** The static redis.conf: everything that does not depend on the current master or on secrets. */
+export function renderRedisConf(v: RedisConfValues): string {
+  return [
+    `port ${v.port}`,
+    `dir ${REDIS_PATHS.data}`,
+    // Auth (when on) comes from the generated file; without it the pod network is the boundary.
+    'protected-mode no',
+    `replica-announce-ip ${v.announceHost}`,
+    `replica-announce-port ${v.port}`,
+    `appendonly ${v.appendOnly ? 'yes' : 'no'}`,
+    'appendfsync everysec',
+    'replica-read-only yes',
+    // Bounds what an isolated master accepts and later loses on failover.
+    `min-replicas-to-write ${v.minReplicasToWrite}`,
+    `min-replicas-max-lag ${v.minReplicasMaxLagSeconds}`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * The Redis entrypoint. On every start it asks the sentinels which instance is
+ * master and starts as that master's replica (or as master when it is named);
+ * only a first boot with no sentinel answering falls back to the chart's
+ * initial role, and a volume that was last started as a replica never promotes
+ * itself on a guess.
+ */
+export function renderRedisEntrypoint(): string {
+  const p = REDIS_PATHS;
+  return `${SCRIPT_HEADER}# Starts redis-server with the role the sentinels agree on.
+${logFn('redis-entrypoint')}
+${CONF_QUOTE_FN}
+${CLI_AUTH}
+
+# Prints "HOST PORT" named by most answering sentinels, or nothing.
+ask_sentinels() {
+  for s in \${SENTINEL_HOSTS:-}; do
+    a=$(timeout 3 redis-cli -h "$s" -p "$SENTINEL_PORT" --raw SENTINEL get-master-addr-by-name "$MASTER_NAME" 2>/dev/null | tr '\\n' ' ') || continue
+    set -- $a
+    if [ "$#" -eq 2 ] && [ -n "$1" ] && [ "$2" -eq "$2" ] 2>/dev/null; then echo "$1 $2"; fi
+  done | sort | uniq -c | sort -rn | awk 'NR == 1 { print $2, $3 }'
+}
+
+role_file=${p.data}/redis-ha-role
+master=""
+if [ -n "\${SENTINEL_HOSTS:-}" ]; then
+  deadline=$(( $(date +%s) + \${MASTER_DISCOVERY_SECONDS:-30} ))
+  while :; do
+    master=$(ask_sentinels)
+    [ -n "$master" ] && break
+    if [ "$(date +%s)" -ge "$deadline" ]; then break; fi
+    log "no sentinel answered for $MASTER_NAME yet; retrying"
+    sleep 1
+  done
+fi
+
+if [ -n "$master" ]; then
+  set -- $master
+  if [ "$1" = "$ANNOUNCE_HOST" ] && [ "$2" = "$REDIS_PORT" ]; then
+    log "sentinels name this instance ($ANNOUNCE_HOST) as master; starting as master"
+    role=master
+  else
+    log "sentinels name $1:$2 as master; starting as its replica"
+    role="replica $1 $2"
+  fi
+elif [ -n "\${INITIAL_MASTER_HOST:-}" ]; then
+  log "no sentinel answered; starting as replica of the initial master $INITIAL_MASTER_HOST"
+  role="replica $INITIAL_MASTER_HOST \${INITIAL_MASTER_PORT:?}"
+elif [ -f "$role_file" ] && [ "$(cat "$role_file")" != master ]; then
+  log "no sentinel answered and this volume was last a replica; refusing to promote it on a guess"
+  exit 1
+else
+  log "no sentinel answered; starting as the initial master"
+  role=master
+fi
+
+umask 077
+conf=${p.run}/redis.conf
+{
+  echo "include ${p.config}/redis.conf"
+  echo "bind $(conf_quote "\${BIND_ADDRESS:-0.0.0.0}")"
+  if [ -n "\${REDIS_PASSWORD:-}" ]; then
+    echo "requirepass $(conf_quote "$REDIS_PASSWORD")"
+    echo "masterauth $(conf_quote "$REDIS_PASSWORD")"
+  fi
+  case "$role" in
+    replica*) set -- $role; echo "replicaof $(conf_quote "$2") $3" ;;
+  esac
+} > "$conf.tmp"
+mv "$conf.tmp" "$conf"
+printf '%s\\n' "\${role%% *}" > "$role_file.tmp"
+mv "$role_file.tmp" "$role_file"
+exec redis-server "$conf"
+`;
+}
+
+/** Probe modes of {@link renderRedisProbe}. */
+export enum RedisProbeMode {
+  /** Ready when master, or a replica whose link to its master is up. */
+  READINESS = 'readiness',
+  /** Alive when the server answers, even while loading or without a master. */
+  LIVENESS = 'liveness',
+}
+
+/** The exec probe of a Redis container: `sh probe.sh readiness|liveness`. */
+export function renderRedisProbe(): string {
+  return `${SCRIPT_HEADER}${LOCAL_HOST_FN}
+${CLI_AUTH}
+cli() { timeout 5 redis-cli -h "$(local_host)" -p "$REDIS_PORT" "$@"; }
+case "\${1:-}" in
+  ${RedisProbeMode.READINESS})
+    info=$(cli info replication)
+    case "$info" in *role:master*|*master_link_status:up*) exit 0 ;; esac
+    echo "not ready: neither master nor a replica with its link up" >&2
+    exit 1 ;;
+  ${RedisProbeMode.LIVENESS})
+    case "$(cli ping)" in PONG|LOADING*|MASTERDOWN*) exit 0 ;; esac
+    exit 1 ;;
+  *) echo "usage: probe.sh readiness|liveness" >&2; exit 2 ;;
+esac
+`;
+}

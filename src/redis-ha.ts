@@ -1,0 +1,83 @@
+import { Construct } from 'constructs';
+import { RedisAuth } from './auth';
+import { RedisInstance, RedisInstanceOptions } from './redis-instance';
+import { SentinelCluster, SentinelClusterOptions } from './sentinel-cluster';
+import { SentinelProxy, SentinelProxyOptions } from './sentinel-proxy';
+import { checkInt } from './validation';
+
+/** Props of a {@link RedisHa}. */
+export interface RedisHaProps {
+  /**
+   * Redis instances in all: one initial master and `instances - 1` replicas.
+   * @default 3
+   */
+  readonly instances?: number;
+  /**
+   * Settings of every Redis instance. `minReplicasToWrite` defaults to 1 here when there are replicas.
+   * @default - see RedisInstanceOptions
+   */
+  readonly redis?: RedisInstanceOptions;
+  /**
+   * Settings of the sentinels.
+   * @default - 3 sentinels, quorum 2, master name 'mymaster'; see SentinelClusterOptions
+   */
+  readonly sentinel?: SentinelClusterOptions;
+  /**
+   * Settings of the proxy.
+   * @default - 2 HAProxy pods; see SentinelProxyOptions
+   */
+  readonly proxy?: SentinelProxyOptions;
+  /**
+   * Password for Redis, the sentinels and the proxy's checks, from an existing Secret.
+   * @default - no authentication
+   */
+  readonly auth?: RedisAuth;
+}
+
+/**
+ * A highly available Redis, in three layers: Redis instances (one master,
+ * the rest replicas), sentinels that watch them and promote a replica when
+ * the master fails, and a proxy that always routes to the current master.
+ */
+export class RedisHa extends Construct {
+  /** The Redis instances; the first is the initial master. */
+  public readonly instances: RedisInstance[];
+  /** The sentinels. */
+  public readonly sentinels: SentinelCluster;
+  /** The proxy. */
+  public readonly proxy: SentinelProxy;
+
+  constructor(scope: Construct, id: string, props: RedisHaProps = {}) {
+    super(scope, id);
+    const count = checkInt(this, 'instances', props.instances ?? 3, 1);
+    const redis: RedisInstanceOptions = { minReplicasToWrite: count > 1 ? 1 : 0, ...props.redis };
+
+    const master = new RedisInstance(this, 'Redis1', { ...redis, auth: props.auth });
+    this.instances = [master];
+    for (let i = 2; i <= count; i++) {
+      this.instances.push(new RedisInstance(this, `Redis${i}`, { ...redis, auth: props.auth, replicaOf: master }));
+    }
+    this.sentinels = new SentinelCluster(this, 'Sentinels', { ...props.sentinel, instances: this.instances });
+    this.proxy = new SentinelProxy(this, 'Proxy', { ...props.proxy, sentinels: this.sentinels });
+  }
+
+  /** Where applications connect: the proxy's headless Service. */
+  public get host(): string {
+    return this.proxy.host;
+  }
+
+  /** The proxy's port. */
+  public get port(): number {
+    return this.proxy.port;
+  }
+
+  /** The headless sentinel Service, for sentinel-aware clients. */
+  public get sentinelHost(): string {
+    return this.sentinels.host;
+  }
+
+  /** The master name sentinel-aware clients ask for. */
+  public get masterName(): string {
+    return this.sentinels.masterName;
+  }
+}

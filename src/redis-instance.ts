@@ -1,0 +1,183 @@
+import { Duration, Size } from 'cdk8s';
+import { Construct } from 'constructs';
+import { RedisAuth } from './auth';
+import { Persistence } from './persistence';
+import { ComputeResources, env, kplus, mountConfigAndData, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
+import { REDIS_PATHS, RedisProbeMode, renderRedisConf, renderRedisEntrypoint, renderRedisProbe } from './redis-config';
+import { checkDurationMs, checkImage, checkInt } from './validation';
+
+/** The Redis image the chart runs: the version the end-to-end suite tests (Debian 12's). */
+export const DEFAULT_REDIS_IMAGE = 'redis:7.0.15';
+/** The `redis` user of the official image. */
+export const REDIS_UID = 999;
+/** The port every Redis instance listens on. */
+export const REDIS_PORT = 6379;
+
+/** Settings shared by every Redis instance of a group. */
+export interface RedisInstanceOptions {
+  /**
+   * Container image; must be pinned to a tag or digest.
+   * @default DEFAULT_REDIS_IMAGE
+   */
+  readonly image?: string;
+  /**
+   * Where the instance keeps its AOF and RDB files, mounted at /data.
+   * @default Persistence.claim() - 1Gi from the default StorageClass
+   */
+  readonly persistence?: Persistence;
+  /**
+   * Append-only file persistence: every write is logged and replayed on restart.
+   * @see https://redis.io/docs/latest/operate/oss_and_stack/management/persistence/
+   * @default true
+   */
+  readonly appendOnly?: boolean;
+  /**
+   * A master refuses writes unless this many replicas are connected with a lag
+   * within `minReplicasMaxLag`: an isolated master refuses writes instead of
+   * accepting writes that a failover would lose.
+   * @default 0 (RedisHa sets 1 when it has replicas)
+   */
+  readonly minReplicasToWrite?: number;
+  /**
+   * The replica lag `minReplicasToWrite` tolerates.
+   * @default Duration.seconds(10)
+   */
+  readonly minReplicasMaxLag?: Duration;
+  /**
+   * How long a starting instance keeps asking the sentinels for the current
+   * master before it falls back to its initial role.
+   * @default Duration.seconds(30)
+   */
+  readonly masterDiscoveryTimeout?: Duration;
+  /**
+   * CPU and memory of the Redis container.
+   * @default - requests 100m CPU and 256Mi, limits 1000m CPU and 1Gi
+   */
+  readonly resources?: ComputeResources;
+}
+
+/** Props of a {@link RedisInstance}. */
+export interface RedisInstanceProps extends RedisInstanceOptions {
+  /**
+   * The master this instance replicates on first boot, when no sentinel knows
+   * the topology yet. Afterwards the sentinels' answer decides.
+   * @default - the initial master
+   */
+  readonly replicaOf?: RedisInstance;
+  /**
+   * Password for clients and replication.
+   * @default - no authentication
+   */
+  readonly auth?: RedisAuth;
+}
+
+/** What a Redis pod needs to ask the sentinels for the current master. */
+export interface MasterDiscovery {
+  /** The sentinel Service names to ask. */
+  readonly sentinelHosts: string[];
+  readonly sentinelPort: number;
+  readonly masterName: string;
+}
+
+/**
+ * One Redis server: a Deployment of one pod (strategy Recreate, since its
+ * ReadWriteOnce volume cannot be shared by a rolling update), its own
+ * ClusterIP Service and its own PersistentVolumeClaim at /data. It announces
+ * its Service name to the master and the sentinels.
+ */
+export class RedisInstance extends Construct {
+  /** The Service name: the instance's stable host name, as replicas and sentinels know it. */
+  public readonly host: string;
+  /** The Redis port. */
+  public readonly port: number = REDIS_PORT;
+  /** The initial master this instance replicates, if it starts as a replica. */
+  public readonly replicaOf?: RedisInstance;
+  /** The password reference, if authentication is on. */
+  public readonly auth?: RedisAuth;
+  /** The Deployment running the pod. */
+  public readonly deployment: kplus.Deployment;
+  /** The instance's ClusterIP Service. */
+  public readonly service: kplus.Service;
+  /** The claim mounted at /data. */
+  public readonly claim: kplus.PersistentVolumeClaim;
+
+  private readonly container: kplus.Container;
+  private discovery?: MasterDiscovery;
+
+  constructor(scope: Construct, id: string, props: RedisInstanceProps = {}) {
+    super(scope, id);
+    const image = checkImage(this, 'image', props.image ?? DEFAULT_REDIS_IMAGE);
+    const minReplicasToWrite = checkInt(this, 'minReplicasToWrite', props.minReplicasToWrite ?? 0, 0);
+    const maxLagMs = checkDurationMs(this, 'minReplicasMaxLag', props.minReplicasMaxLag ?? Duration.seconds(10));
+    const discoveryMs = checkDurationMs(this, 'masterDiscoveryTimeout', props.masterDiscoveryTimeout ?? Duration.seconds(30));
+    props.auth?._validate(this);
+    this.replicaOf = props.replicaOf;
+    this.auth = props.auth;
+
+    this.service = new kplus.Service(this, 'Service', {
+      ports: [{ name: 'redis', port: REDIS_PORT, targetPort: REDIS_PORT }],
+    });
+    this.host = this.service.name;
+    this.claim = (props.persistence ?? Persistence.claim())._bind(this);
+
+    const config = new kplus.ConfigMap(this, 'Config', {
+      data: {
+        'redis.conf': renderRedisConf({
+          port: REDIS_PORT,
+          announceHost: this.host,
+          appendOnly: props.appendOnly ?? true,
+          minReplicasToWrite,
+          minReplicasMaxLagSeconds: Math.max(1, Math.round(maxLagMs / 1000)),
+        }),
+        'entrypoint.sh': renderRedisEntrypoint(),
+        'probe.sh': renderRedisProbe(),
+      },
+    });
+
+    const probe = (mode: RedisProbeMode) => ['sh', `${REDIS_PATHS.config}/probe.sh`, mode];
+    this.deployment = secureDeployment(this, 'Deployment', {
+      image,
+      uid: REDIS_UID,
+      command: ['sh', `${REDIS_PATHS.config}/entrypoint.sh`],
+      env: {
+        BIND_ADDRESS: env('0.0.0.0'),
+        REDIS_PORT: env(REDIS_PORT),
+        ANNOUNCE_HOST: env(this.host),
+        MASTER_DISCOVERY_SECONDS: env(Math.ceil(discoveryMs / 1000)),
+        ...(this.replicaOf ? { INITIAL_MASTER_HOST: env(this.replicaOf.host), INITIAL_MASTER_PORT: env(this.replicaOf.port) } : {}),
+        ...(this.auth ? { REDIS_PASSWORD: secretEnv(this, 'Password', this.auth.secretName, this.auth.key) } : {}),
+      },
+      ports: { redis: REDIS_PORT },
+      resources: resolveResources(
+        { cpuRequestMillis: 100, cpuLimitMillis: 1000, memoryRequest: Size.mebibytes(256), memoryLimit: Size.gibibytes(1) },
+        props.resources,
+      ),
+      readiness: scriptProbe(probe(RedisProbeMode.READINESS), Duration.seconds(5), 3),
+      liveness: scriptProbe(probe(RedisProbeMode.LIVENESS), Duration.seconds(10), 3),
+      // Covers the wait for the sentinels and the replay of a large AOF.
+      startup: scriptProbe(probe(RedisProbeMode.LIVENESS), Duration.seconds(5), 60),
+      replicas: 1,
+      recreate: true,
+      labels: { 'app.kubernetes.io/name': 'redis', 'app.kubernetes.io/component': 'redis' },
+    });
+    this.container = this.deployment.containers[0];
+    this.service.select(this.deployment);
+    mountConfigAndData(this, this.container, config, this.claim, REDIS_PATHS);
+    this.container.mount(REDIS_PATHS.run, kplus.Volume.fromEmptyDir(this, 'Run', 'run', {
+      medium: kplus.EmptyDirMedium.MEMORY,
+      sizeLimit: Size.mebibytes(1),
+    }));
+  }
+
+  /**
+   * Makes the instance ask these sentinels for the current master on every start.
+   * Called by {@link SentinelCluster} for each instance it monitors.
+   */
+  public discoverMasterFrom(discovery: MasterDiscovery): void {
+    if (this.discovery) throw new Error(`${this.node.path}: is already monitored by sentinels of master "${this.discovery.masterName}"`);
+    this.discovery = discovery;
+    this.container.env.addVariable('SENTINEL_HOSTS', env(discovery.sentinelHosts.join(' ')));
+    this.container.env.addVariable('SENTINEL_PORT', env(discovery.sentinelPort));
+    this.container.env.addVariable('MASTER_NAME', env(discovery.masterName));
+  }
+}

@@ -1,0 +1,191 @@
+import { Duration, Names, Size } from 'cdk8s';
+import { Construct } from 'constructs';
+import { RedisAuth } from './auth';
+import { Persistence } from './persistence';
+import { ComputeResources, env, kplus, mountConfigAndData, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
+import { DEFAULT_REDIS_IMAGE, REDIS_UID, RedisInstance } from './redis-instance';
+import { SENTINEL_PATHS, SentinelProbeMode, renderSentinelConf, renderSentinelEntrypoint, renderSentinelProbe, sentinelId } from './sentinel-config';
+import { checkDurationMs, checkImage, checkInt, checkMasterName, fail } from './validation';
+
+/** The port every sentinel listens on. */
+export const SENTINEL_PORT = 26379;
+
+/** Settings of a sentinel cluster. */
+export interface SentinelClusterOptions {
+  /**
+   * Number of sentinels: at least 3, so that a majority survives the loss of one (an odd count is best).
+   * @default 3
+   */
+  readonly sentinels?: number;
+  /**
+   * Sentinels that must agree a master is down before a failover (also the
+   * number of sentinels the proxy needs naming a server as master).
+   * @see https://redis.io/docs/latest/operate/oss_and_stack/management/sentinel/#quorum
+   * @default - a majority: floor(sentinels / 2) + 1
+   */
+  readonly quorum?: number;
+  /**
+   * The name the sentinels monitor the master under.
+   * @default 'mymaster'
+   */
+  readonly masterName?: string;
+  /**
+   * How long a master must be unreachable before a sentinel considers it down.
+   * @default Duration.seconds(5)
+   */
+  readonly downAfter?: Duration;
+  /**
+   * Failover timeout: how long before a failed failover is retried; must exceed `downAfter`.
+   * @default Duration.seconds(15)
+   */
+  readonly failoverTimeout?: Duration;
+  /**
+   * Replicas that resynchronise with a new master at the same time.
+   * @default 1
+   */
+  readonly parallelSyncs?: number;
+  /**
+   * Container image (the sentinels run the Redis image); must be pinned.
+   * @default DEFAULT_REDIS_IMAGE
+   */
+  readonly image?: string;
+  /**
+   * Where each sentinel keeps its rewritable sentinel.conf.
+   * @default Persistence.claim() - 1Gi from the default StorageClass
+   */
+  readonly persistence?: Persistence;
+  /**
+   * CPU and memory of each sentinel container.
+   * @default - requests 50m CPU and 32Mi, limits 250m CPU and 128Mi
+   */
+  readonly resources?: ComputeResources;
+}
+
+/** Props of a {@link SentinelCluster}. */
+export interface SentinelClusterProps extends SentinelClusterOptions {
+  /**
+   * The Redis instances to monitor: exactly one without `replicaOf` (the
+   * initial master). They must share one auth setting, which the sentinels use.
+   */
+  readonly instances: RedisInstance[];
+}
+
+/**
+ * n Redis Sentinels, each a Deployment (Recreate) with its own ClusterIP
+ * Service, announced name and claim holding its sentinel.conf, plus a
+ * headless Service over all of them for sentinel-aware clients.
+ */
+export class SentinelCluster extends Construct {
+  /** The headless Service selecting every sentinel. */
+  public readonly service: kplus.Service;
+  /** Host name of the headless Service, for sentinel-aware clients. */
+  public readonly host: string;
+  /** The sentinel port. */
+  public readonly port: number = SENTINEL_PORT;
+  /** The monitored master's name. */
+  public readonly masterName: string;
+  /** The quorum in effect. */
+  public readonly quorum: number;
+  /** The Redis instances the sentinels monitor. */
+  public readonly instances: RedisInstance[];
+  /** The per-sentinel Service names, in order. */
+  public readonly sentinelHosts: string[];
+  /** The password reference shared with the instances, if any. */
+  public readonly auth?: RedisAuth;
+  /** The sentinels' Deployments, in order. */
+  public readonly deployments: kplus.Deployment[] = [];
+
+  constructor(scope: Construct, id: string, props: SentinelClusterProps) {
+    super(scope, id);
+    const count = checkInt(this, 'sentinels', props.sentinels ?? 3, 3);
+    this.quorum = checkInt(this, 'quorum', props.quorum ?? Math.floor(count / 2) + 1, 1, count);
+    this.masterName = checkMasterName(this, 'masterName', props.masterName ?? 'mymaster');
+    const downAfterMs = checkDurationMs(this, 'downAfter', props.downAfter ?? Duration.seconds(5));
+    const failoverMs = checkDurationMs(this, 'failoverTimeout', props.failoverTimeout ?? Duration.seconds(15));
+    if (failoverMs <= downAfterMs) fail(this, 'failoverTimeout', `${failoverMs}ms`, `must be greater than downAfter (${downAfterMs}ms)`);
+    const parallelSyncs = checkInt(this, 'parallelSyncs', props.parallelSyncs ?? 1, 1);
+    const image = checkImage(this, 'image', props.image ?? DEFAULT_REDIS_IMAGE);
+
+    this.instances = props.instances;
+    const masters = props.instances.filter((i) => !i.replicaOf);
+    if (masters.length !== 1) {
+      fail(this, 'instances', props.instances.map((i) => i.node.path), `must hold exactly one initial master (an instance without replicaOf), found ${masters.length}`);
+    }
+    const master = masters[0];
+    const auths = new Set(props.instances.map((i) => (i.auth ? `${i.auth.secretName}/${i.auth.key}` : 'none')));
+    if (auths.size > 1) fail(this, 'instances', [...auths], 'must share one auth setting');
+    this.auth = master.auth;
+
+    const template = renderSentinelConf({
+      port: SENTINEL_PORT,
+      masterName: this.masterName,
+      downAfterMilliseconds: downAfterMs,
+      failoverTimeoutMilliseconds: failoverMs,
+      parallelSyncs,
+    });
+    const config = new kplus.ConfigMap(this, 'Config', {
+      data: {
+        'sentinel-global.conf': template.global,
+        'sentinel-master.conf': template.master,
+        'entrypoint.sh': renderSentinelEntrypoint(),
+        'probe.sh': renderSentinelProbe(),
+      },
+    });
+
+    const selector = { 'app.kubernetes.io/component': 'sentinel', 'app.kubernetes.io/instance': Names.toLabelValue(this) };
+    const resources = resolveResources(
+      { cpuRequestMillis: 50, cpuLimitMillis: 250, memoryRequest: Size.mebibytes(32), memoryLimit: Size.mebibytes(128) },
+      props.resources,
+    );
+    const persistence = props.persistence ?? Persistence.claim();
+    const password = this.auth ? secretEnv(this, 'Password', this.auth.secretName, this.auth.key) : undefined;
+    const probe = (mode: SentinelProbeMode) => ['sh', `${SENTINEL_PATHS.config}/probe.sh`, mode];
+
+    this.sentinelHosts = [];
+    for (let i = 1; i <= count; i++) {
+      const sentinel = new Construct(this, `Sentinel${i}`);
+      const service = new kplus.Service(sentinel, 'Service', {
+        ports: [{ name: 'sentinel', port: SENTINEL_PORT, targetPort: SENTINEL_PORT }],
+      });
+      const claim = persistence._bind(sentinel);
+      const deployment = secureDeployment(sentinel, 'Deployment', {
+        image,
+        uid: REDIS_UID,
+        command: ['sh', `${SENTINEL_PATHS.config}/entrypoint.sh`],
+        env: {
+          BIND_ADDRESS: env('0.0.0.0'),
+          SENTINEL_PORT: env(SENTINEL_PORT),
+          SENTINEL_ID: env(sentinelId(sentinel.node.path)),
+          ANNOUNCE_HOST: env(service.name),
+          MASTER_NAME: env(this.masterName),
+          SENTINEL_QUORUM: env(this.quorum),
+          INITIAL_MASTER_HOST: env(master.host),
+          INITIAL_MASTER_PORT: env(master.port),
+          ...(password ? { REDIS_PASSWORD: password } : {}),
+        },
+        ports: { sentinel: SENTINEL_PORT },
+        resources,
+        readiness: scriptProbe(probe(SentinelProbeMode.READINESS), Duration.seconds(5), 3),
+        liveness: scriptProbe(probe(SentinelProbeMode.LIVENESS), Duration.seconds(10), 3),
+        replicas: 1,
+        recreate: true,
+        labels: { 'app.kubernetes.io/name': 'redis', ...selector },
+      });
+      service.select(deployment);
+      mountConfigAndData(sentinel, deployment.containers[0], config, claim, SENTINEL_PATHS);
+      this.sentinelHosts.push(service.name);
+      this.deployments.push(deployment);
+    }
+
+    this.service = new kplus.Service(this, 'Service', {
+      clusterIP: 'None',
+      ports: [{ name: 'sentinel', port: SENTINEL_PORT, targetPort: SENTINEL_PORT }],
+    });
+    for (const [key, value] of Object.entries(selector)) this.service.selectLabel(key, value);
+    this.host = this.service.name;
+
+    for (const instance of props.instances) {
+      instance.discoverMasterFrom({ sentinelHosts: this.sentinelHosts, sentinelPort: SENTINEL_PORT, masterName: this.masterName });
+    }
+  }
+}

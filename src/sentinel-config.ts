@@ -1,0 +1,135 @@
+import { createHash } from 'crypto';
+import { CLI_AUTH, CONF_QUOTE_FN, LOCAL_HOST_FN, SCRIPT_HEADER, logFn } from './shell';
+
+/** Where the pieces of a sentinel pod live inside the container. */
+export const SENTINEL_PATHS = {
+  /** ConfigMap: config templates, entrypoint and probe. */
+  config: '/opt/redis-ha',
+  /** PersistentVolumeClaim: sentinel.conf, which the sentinel rewrites as it learns. */
+  data: '/data',
+} as const;
+
+/** Chart-owned sentinel settings, re-applied on every start. */
+export interface SentinelConfValues {
+  readonly port: number;
+  readonly masterName: string;
+  readonly downAfterMilliseconds: number;
+  readonly failoverTimeoutMilliseconds: number;
+  readonly parallelSyncs: number;
+}
+
+/** The two static halves of sentinel.conf; the entrypoint writes the `sentinel monitor` line between them. */
+export interface SentinelConfTemplate {
+  /** Global settings (must precede `sentinel monitor`, which may name a host). */
+  readonly global: string;
+  /** Settings of the monitored master (must follow `sentinel monitor`). */
+  readonly master: string;
+}
+
+/** Renders the chart-owned parts of sentinel.conf. */
+export function renderSentinelConf(v: SentinelConfValues): SentinelConfTemplate {
+  const global = [
+    `port ${v.port}`,
+    `dir ${SENTINEL_PATHS.data}`,
+    'protected-mode no',
+    // Pod IPs change on every restart; names stay (see redis/redis#9103).
+    'sentinel resolve-hostnames yes',
+    'sentinel announce-hostnames yes',
+    `sentinel announce-port ${v.port}`,
+    'sentinel deny-scripts-reconfig yes',
+    '',
+  ].join('\n');
+  const m = v.masterName;
+  const master = [
+    `sentinel down-after-milliseconds ${m} ${v.downAfterMilliseconds}`,
+    `sentinel failover-timeout ${m} ${v.failoverTimeoutMilliseconds}`,
+    `sentinel parallel-syncs ${m} ${v.parallelSyncs}`,
+    '',
+  ].join('\n');
+  return { global, master };
+}
+
+/**
+ * A sentinel's `myid`, derived from its identity so that a sentinel whose
+ * volume was lost comes back under the same id and leaves no ghost entry.
+ */
+export function sentinelId(identity: string): string {
+  return createHash('sha1').update(`cdk8s-redis-ha/sentinel/${identity}`).digest('hex');
+}
+
+/**
+ * The sentinel entrypoint. It rebuilds sentinel.conf on every start from the
+ * chart-owned templates plus what the sentinel learned (current master,
+ * epochs, known replicas and sentinels), so changed settings take effect and
+ * learned state survives.
+ */
+export function renderSentinelEntrypoint(): string {
+  const p = SENTINEL_PATHS;
+  return `${SCRIPT_HEADER}# Writes sentinel.conf from the chart's templates and the learned state, then starts the sentinel.
+${logFn('sentinel-entrypoint')}
+${CONF_QUOTE_FN}
+
+conf=${p.data}/sentinel.conf
+host="$INITIAL_MASTER_HOST"
+port="$INITIAL_MASTER_PORT"
+learned=""
+if [ -s "$conf" ]; then
+  current=$(awk -v m="$MASTER_NAME" '$1 == "sentinel" && $2 == "monitor" && $3 == m { print $4, $5; exit }' "$conf")
+  if [ -n "$current" ]; then
+    set -- $current
+    host="$1"
+    port="$2"
+  fi
+  learned=$(awk -v m="$MASTER_NAME" '$1 == "sentinel" && ($2 == "current-epoch" ||
+    (($2 == "config-epoch" || $2 == "leader-epoch" || $2 == "known-replica" || $2 == "known-sentinel") && $3 == m))' "$conf")
+  log "kept learned state: master $host:$port, $(printf '%s' "$learned" | grep -c . || true) learned lines; re-applying chart settings"
+else
+  log "first start: monitoring the initial master $host:$port"
+fi
+
+umask 077
+{
+  echo "sentinel myid $SENTINEL_ID"
+  echo "bind $(conf_quote "\${BIND_ADDRESS:-0.0.0.0}")"
+  echo "sentinel announce-ip $(conf_quote "$ANNOUNCE_HOST")"
+  cat ${p.config}/sentinel-global.conf
+  echo "sentinel monitor $MASTER_NAME $host $port $SENTINEL_QUORUM"
+  cat ${p.config}/sentinel-master.conf
+  if [ -n "\${REDIS_PASSWORD:-}" ]; then
+    echo "requirepass $(conf_quote "$REDIS_PASSWORD")"
+    echo "sentinel sentinel-pass $(conf_quote "$REDIS_PASSWORD")"
+    echo "sentinel auth-pass $MASTER_NAME $(conf_quote "$REDIS_PASSWORD")"
+  fi
+  if [ -n "$learned" ]; then printf '%s\\n' "$learned"; fi
+} > "$conf.tmp"
+mv "$conf.tmp" "$conf"
+exec redis-server "$conf" --sentinel
+`;
+}
+
+/** Probe modes of {@link renderSentinelProbe}. */
+export enum SentinelProbeMode {
+  /** Ready when the sentinel names a master that is not a loopback address. */
+  READINESS = 'readiness',
+  /** Alive when the sentinel answers PING. */
+  LIVENESS = 'liveness',
+}
+
+/** The exec probe of a sentinel container: `sh probe.sh readiness|liveness`. */
+export function renderSentinelProbe(): string {
+  return `${SCRIPT_HEADER}${LOCAL_HOST_FN}
+${CLI_AUTH}
+cli() { timeout 5 redis-cli -h "$(local_host)" -p "$SENTINEL_PORT" "$@"; }
+case "\${1:-}" in
+  ${SentinelProbeMode.READINESS})
+    set -- $(cli --raw SENTINEL get-master-addr-by-name "$MASTER_NAME" | tr '\\n' ' ')
+    if [ "$#" -ne 2 ]; then echo "not ready: no master known" >&2; exit 1; fi
+    case "$1" in
+      127.*|localhost|::1) echo "not ready: master is $1" >&2; exit 1 ;;
+    esac ;;
+  ${SentinelProbeMode.LIVENESS})
+    [ "$(cli ping)" = PONG ] ;;
+  *) echo "usage: probe.sh readiness|liveness" >&2; exit 2 ;;
+esac
+`;
+}
