@@ -1,0 +1,16 @@
+import { readFileSync, readdirSync, mkdtempSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { buildApp } from '../src/main';
+
+describe('dist/', () => {
+  test('equals a fresh synth of the default app', () => {
+    const out = mkdtempSync(join(tmpdir(), 'redis-ha-dist-'));
+    buildApp(out).synth();
+    const dist = join(__dirname, '..', 'dist');
+    expect(readdirSync(dist).sort()).toEqual(readdirSync(out).sort());
+    for (const file of readdirSync(out)) {
+      expect(readFileSync(join(dist, file), 'utf8')).toBe(readFileSync(join(out, file), 'utf8'));
+    }
+  });
+});

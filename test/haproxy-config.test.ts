@@ -1,0 +1,57 @@
+import { spawnSync } from 'child_process';
+import { HaproxyConfValues, renderHaproxyConf } from '../src/haproxy-config';
+import { tempFile } from './util/shell';
+
+const values: HaproxyConfValues = {
+  port: 6379,
+  healthPort: 8404,
+  masterName: 'mymaster',
+  quorum: 3,
+  addressSuffix: '.${POD_NAMESPACE}.svc.cluster.local',
+  redis: [{ host: 'redis-a', port: 6379 }, { host: 'redis-b', port: 6379 }],
+  sentinels: [1, 2, 3, 4, 5].map((i) => ({ host: `sentinel-${i}`, port: 26379 })),
+  auth: false,
+  checkIntervalMilliseconds: 1000,
+  maxConnections: 10000,
+  threads: 1,
+  clientTimeoutSeconds: 3600,
+};
+
+describe('renderHaproxyConf', () => {
+  test('routes to a server only while it is up and named by a quorum of sentinels', () => {
+    const cfg = renderHaproxyConf(values);
+    expect(cfg).toContain('acl redis-0-named nbsrv(sentinels-name-redis-0) ge 3');
+    expect(cfg).toContain('use-server redis-1 if redis-1-up redis-1-named');
+    expect(cfg).toContain('tcp-request content reject unless redis-0-up redis-0-named or redis-1-up redis-1-named');
+    expect(cfg).toMatch(/server redis-0 "redis-a\.\$\{POD_NAMESPACE\}\.svc\.cluster\.local:6379" weight 0 .*on-marked-down shutdown-sessions/);
+  });
+
+  test('asks every sentinel about every server and matches the exact host', () => {
+    const cfg = renderHaproxyConf(values);
+    expect(cfg.match(/^  server sentinel-/gm)).toHaveLength(2 * 5);
+    expect(cfg).toContain('tcp-check expect string "\\r\\nredis-b\\r\\n\\$4\\r\\n6379\\r\\n"');
+  });
+
+  test('authenticates its checks only when auth is on, reading the password from the environment', () => {
+    expect(renderHaproxyConf(values)).not.toContain('AUTH');
+    const cfg = renderHaproxyConf({ ...values, auth: true });
+    expect(cfg).toContain('%[env(REDIS_PASSWORD),length]');
+    expect(cfg.match(/tcp-check send-lf/g)).toHaveLength(3);
+  });
+
+  test('resolves names at run time and starts without them', () => {
+    const cfg = renderHaproxyConf(values);
+    expect(cfg).toContain('default-server init-addr last,libc,none resolvers cluster');
+    expect(cfg).toContain('parse-resolv-conf');
+  });
+
+  test.each([false, true])('passes haproxy -c (auth %s)', (auth) => {
+    const path = tempFile('haproxy.cfg', renderHaproxyConf({ ...values, auth }));
+    const r = spawnSync('haproxy', ['-c', '-f', path], {
+      encoding: 'utf8',
+      env: { ...process.env, BIND_ADDRESS: '127.0.0.1', POD_NAMESPACE: 'default', REDIS_PASSWORD: 'x' },
+    });
+    expect(r.stderr + r.stdout).toContain('Configuration file is valid');
+    expect(r.status).toBe(0);
+  });
+});

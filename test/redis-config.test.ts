@@ -1,0 +1,66 @@
+import { renderRedisConf, renderRedisEntrypoint, renderRedisProbe } from '../src/redis-config';
+import { lintScript } from './util/shell';
+
+const values = { port: 6379, announceHost: 'svc-redis-1', appendOnly: true, minReplicasToWrite: 1, minReplicasMaxLagSeconds: 10 };
+
+describe('renderRedisConf', () => {
+  test('announces the Service name and keeps data in /data', () => {
+    const conf = renderRedisConf(values);
+    expect(conf).toContain('replica-announce-ip svc-redis-1\n');
+    expect(conf).toContain('replica-announce-port 6379\n');
+    expect(conf).toContain('dir /data\n');
+    expect(conf).toContain('port 6379\n');
+  });
+
+  test('append-only persistence follows the prop', () => {
+    expect(renderRedisConf(values)).toContain('appendonly yes\n');
+    expect(renderRedisConf({ ...values, appendOnly: false })).toContain('appendonly no\n');
+  });
+
+  test('bounds writes an isolated master accepts', () => {
+    const conf = renderRedisConf({ ...values, minReplicasToWrite: 2, minReplicasMaxLagSeconds: 7 });
+    expect(conf).toContain('min-replicas-to-write 2\n');
+    expect(conf).toContain('min-replicas-max-lag 7\n');
+  });
+
+  test('holds no role, bind address or secret: those are decided at start', () => {
+    const conf = renderRedisConf(values);
+    expect(conf).not.toMatch(/replicaof|slaveof|requirepass|masterauth|^bind/m);
+  });
+});
+
+describe('renderRedisEntrypoint', () => {
+  const script = renderRedisEntrypoint();
+
+  test('passes sh -n and shellcheck', () => {
+    expect(lintScript(script)).toBe('');
+  });
+
+  test('asks the sentinels before choosing a role, bounded in time', () => {
+    expect(script).toContain('SENTINEL get-master-addr-by-name "$MASTER_NAME"');
+    expect(script).toContain('MASTER_DISCOVERY_SECONDS');
+    expect(script).toMatch(/timeout 3 redis-cli/);
+  });
+
+  test('never promotes a volume that was last a replica on a guess', () => {
+    expect(script).toContain('refusing to promote it on a guess');
+    expect(script).toContain('exit 1');
+  });
+
+  test('writes secrets hex-escaped into a file, never onto a command line', () => {
+    expect(script).toContain('requirepass $(conf_quote "$REDIS_PASSWORD")');
+    expect(script).toContain('umask 077');
+    expect(script).toMatch(/exec redis-server "\$conf"\n$/);
+    expect(script).not.toMatch(/chmod|sed -i|eval/);
+  });
+});
+
+describe('renderRedisProbe', () => {
+  const script = renderRedisProbe();
+  test('passes sh -n and shellcheck', () => {
+    expect(lintScript(script)).toBe('');
+  });
+  test('readiness needs master or an up link to the master', () => {
+    expect(script).toContain('*role:master*|*master_link_status:up*) exit 0');
+  });
+});

@@ -1,0 +1,62 @@
+import { Duration, Testing } from 'cdk8s';
+import { Persistence, RedisAuth, RedisHa } from '../src';
+import { envOf, ofKind, synthRedisHa } from './util/synth';
+
+const component = (d: any) => d.spec.template.metadata.labels['app.kubernetes.io/component'];
+
+describe('RedisHa', () => {
+  test('default chart matches the snapshot', () => {
+    expect(synthRedisHa().objects).toMatchSnapshot();
+  });
+
+  test('5 sentinels, auth and hostPath volumes match the snapshot', () => {
+    const { objects } = synthRedisHa({
+      sentinel: { sentinels: 5, persistence: Persistence.hostPath({ directory: '/var/lib/redis-ha' }) },
+      redis: { persistence: Persistence.hostPath({ directory: '/var/lib/redis-ha' }) },
+      auth: RedisAuth.fromSecret('redis-auth', 'password'),
+    });
+    expect(objects).toMatchSnapshot();
+    expect(ofKind(objects, 'PersistentVolume')).toHaveLength(8);
+  });
+
+  test('defaults: 3 Redis, 3 sentinels with quorum 2, 2 proxies, a claim per Redis and sentinel pod', () => {
+    const { ha, objects } = synthRedisHa();
+    const deployments = ofKind(objects, 'Deployment');
+    expect(deployments.filter((d) => component(d) === 'redis')).toHaveLength(3);
+    expect(deployments.filter((d) => component(d) === 'sentinel')).toHaveLength(3);
+    expect(deployments.filter((d) => component(d) === 'proxy').map((d) => d.spec.replicas)).toEqual([2]);
+    expect(ofKind(objects, 'PersistentVolumeClaim')).toHaveLength(6);
+    expect(ha.sentinels.quorum).toBe(2);
+    expect(ha.instances.map((i) => i.replicaOf?.host)).toEqual([undefined, ha.instances[0].host, ha.instances[0].host]);
+    expect(ha.host).toBe(ha.proxy.host);
+    expect(ha.port).toBe(6379);
+    expect(ha.sentinelHost).toBe(ha.sentinels.host);
+    expect(ha.masterName).toBe('mymaster');
+  });
+
+  test('min-replicas-to-write is 1 with replicas and 0 without; overridable', () => {
+    const conf = (objects: any[]) => ofKind(objects, 'ConfigMap').find((c) => c.data['redis.conf']).data['redis.conf'];
+    expect(conf(synthRedisHa().objects)).toContain('min-replicas-to-write 1\n');
+    expect(conf(synthRedisHa({ instances: 1 }).objects)).toContain('min-replicas-to-write 0\n');
+    expect(conf(synthRedisHa({ redis: { minReplicasToWrite: 0 } }).objects)).toContain('min-replicas-to-write 0\n');
+  });
+
+  test('the password never appears in the YAML: only Secret references', () => {
+    const { objects } = synthRedisHa({ auth: RedisAuth.fromSecret('redis-auth', 'password') });
+    const withPassword = ofKind(objects, 'Deployment').map((d) => envOf(d).REDIS_PASSWORD);
+    expect(withPassword).toHaveLength(3 + 3 + 1);
+    for (const ref of withPassword) expect(ref).toEqual({ secretKeyRef: { name: 'redis-auth', key: 'password' } });
+  });
+
+  test('no resource name is hard-coded: two RedisHa fit in one chart', () => {
+    const chart = Testing.chart();
+    new RedisHa(chart, 'a');
+    new RedisHa(chart, 'b', { sentinel: { downAfter: Duration.seconds(2) } });
+    const names = Testing.synth(chart).map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(new Set(names).size).toBe(names.length);
+  });
+
+  test('fails when instances is below 1', () => {
+    expect(() => synthRedisHa({ instances: 0 })).toThrow(/test\/redis: instances \(0\) must be an integer at least 1/);
+  });
+});

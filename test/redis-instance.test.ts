@@ -1,0 +1,109 @@
+import { Duration, Size, Testing } from 'cdk8s';
+import { Persistence, RedisAuth, RedisInstance } from '../src';
+import { envOf, ofKind } from './util/synth';
+
+function synth(build: (chart: any) => void) {
+  const chart = Testing.chart();
+  build(chart);
+  return Testing.synth(chart);
+}
+
+describe('RedisInstance', () => {
+  test('defaults: one Recreate pod, its own Service and claim, pinned non-root image', () => {
+    let instance!: RedisInstance;
+    const objects = synth((c) => (instance = new RedisInstance(c, 'Redis')));
+    const [deployment] = ofKind(objects, 'Deployment');
+    const [service] = ofKind(objects, 'Service');
+    const [claim] = ofKind(objects, 'PersistentVolumeClaim');
+    expect(deployment.spec.replicas).toBe(1);
+    expect(deployment.spec.strategy).toEqual({ type: 'Recreate' });
+    expect(service.spec.type).toBe('ClusterIP');
+    expect(service.spec.ports).toEqual([{ name: 'redis', port: 6379, targetPort: 6379 }]);
+    expect(instance.host).toBe(service.metadata.name);
+    expect(instance.port).toBe(6379);
+    expect(claim.spec.resources.requests.storage).toBe('1Gi');
+    expect(claim.spec.accessModes).toEqual(['ReadWriteOnce']);
+    const pod = deployment.spec.template.spec;
+    const container = pod.containers[0];
+    expect(container.image).toBe('redis:7.0.15');
+    expect(container.imagePullPolicy).toBe('IfNotPresent');
+    expect(container.securityContext).toMatchObject({
+      runAsNonRoot: true, runAsUser: 999, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] },
+    });
+    expect(pod.securityContext).toMatchObject({ fsGroup: 999, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(container.volumeMounts.map((m: any) => m.mountPath).sort()).toEqual(['/data', '/opt/redis-ha', '/run/redis-ha']);
+    expect(pod.volumes.find((v: any) => v.name === 'data').persistentVolumeClaim.claimName).toBe(claim.metadata.name);
+    expect(container.readinessProbe.exec.command).toEqual(['sh', '/opt/redis-ha/probe.sh', 'readiness']);
+    expect(container.livenessProbe.exec.command).toEqual(['sh', '/opt/redis-ha/probe.sh', 'liveness']);
+    expect(container.resources).toEqual({ requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1000m', memory: '1024Mi' } });
+  });
+
+  test('announces its Service name and, as a replica, names its initial master', () => {
+    let master!: RedisInstance;
+    const objects = synth((c) => {
+      master = new RedisInstance(c, 'A');
+      new RedisInstance(c, 'B', { replicaOf: master });
+    });
+    const [, replica] = ofKind(objects, 'Deployment');
+    expect(envOf(replica)).toMatchObject({ INITIAL_MASTER_HOST: master.host, INITIAL_MASTER_PORT: '6379' });
+    const conf = ofKind(objects, 'ConfigMap')[0].data['redis.conf'];
+    expect(conf).toContain(`replica-announce-ip ${master.host}\n`);
+  });
+
+  test('props reach the pod: image, resources, storage, append-only, min-replicas', () => {
+    const objects = synth((c) => new RedisInstance(c, 'Redis', {
+      image: 'registry.example/redis:7.2.5',
+      resources: { cpuLimitMillis: 2000, memoryLimit: Size.gibibytes(4) },
+      persistence: Persistence.claim({ size: Size.gibibytes(8), storageClassName: 'fast' }),
+      appendOnly: false,
+      minReplicasToWrite: 2,
+      minReplicasMaxLag: Duration.seconds(3),
+      masterDiscoveryTimeout: Duration.seconds(90),
+    }));
+    const [deployment] = ofKind(objects, 'Deployment');
+    const container = deployment.spec.template.spec.containers[0];
+    expect(container.image).toBe('registry.example/redis:7.2.5');
+    expect(container.resources.limits).toEqual({ cpu: '2000m', memory: '4096Mi' });
+    expect(container.resources.requests).toEqual({ cpu: '100m', memory: '256Mi' });
+    expect(envOf(deployment).MASTER_DISCOVERY_SECONDS).toBe('90');
+    const [claim] = ofKind(objects, 'PersistentVolumeClaim');
+    expect(claim.spec).toMatchObject({ storageClassName: 'fast', resources: { requests: { storage: '8Gi' } } });
+    const conf = ofKind(objects, 'ConfigMap')[0].data['redis.conf'];
+    expect(conf).toContain('appendonly no\n');
+    expect(conf).toContain('min-replicas-to-write 2\nmin-replicas-max-lag 3\n');
+  });
+
+  test('hostPath persistence binds the claim to a static volume of its own', () => {
+    const objects = synth((c) => new RedisInstance(c, 'Redis', { persistence: Persistence.hostPath({ directory: '/data/redis-ha/' }) }));
+    const [pv] = ofKind(objects, 'PersistentVolume');
+    const [claim] = ofKind(objects, 'PersistentVolumeClaim');
+    expect(pv.spec.hostPath.path).toMatch(/^\/data\/redis-ha\/[a-z0-9-]+$/);
+    expect(pv.spec.storageClassName).toBe('');
+    expect(claim.spec.volumeName).toBe(pv.metadata.name);
+    expect(claim.spec.storageClassName).toBe('');
+  });
+
+  test('auth: the password comes from the Secret, never inline', () => {
+    const objects = synth((c) => new RedisInstance(c, 'Redis', { auth: RedisAuth.fromSecret('redis-auth', 'password') }));
+    const [deployment] = ofKind(objects, 'Deployment');
+    expect(envOf(deployment).REDIS_PASSWORD).toEqual({ secretKeyRef: { name: 'redis-auth', key: 'password' } });
+  });
+
+  describe('fails', () => {
+    const cases: Array<[string, any, RegExp]> = [
+      ['when the image is not pinned', { image: 'redis' }, /test\/Redis: image \("redis"\) must be pinned/],
+      ['when the image is latest', { image: 'redis:latest' }, /image \("redis:latest"\) must be pinned/],
+      ['when minReplicasToWrite is negative', { minReplicasToWrite: -1 }, /minReplicasToWrite \(-1\) must be an integer at least 0/],
+      ['when minReplicasMaxLag is zero', { minReplicasMaxLag: Duration.millis(0) }, /minReplicasMaxLag \("0ms"\) must be a positive/],
+      ['when masterDiscoveryTimeout is zero', { masterDiscoveryTimeout: Duration.seconds(0) }, /masterDiscoveryTimeout \("0ms"\) must be a positive/],
+      ['when the storage size is zero', { persistence: Persistence.claim({ size: Size.gibibytes(0) }) }, /persistence.size \("0Mi"\) must be a positive whole number of gibibytes/],
+      ['when the storage size is not whole gibibytes', { persistence: Persistence.claim({ size: Size.mebibytes(100) }) }, /persistence.size \("100Mi"\)/],
+      ['when the hostPath directory is relative', { persistence: Persistence.hostPath({ directory: 'data' }) }, /persistence.directory \("data"\) must be an absolute path/],
+      ['when the Secret key is missing', { auth: RedisAuth.fromSecret('redis-auth', '') }, /auth.key \(""\) must be a non-empty Secret key/],
+      ['when the Secret name is not valid', { auth: RedisAuth.fromSecret('Redis_Auth', 'password') }, /auth.secretName \("Redis_Auth"\) must be a DNS subdomain/],
+    ];
+    test.each(cases)('%s', (_, props, error) => {
+      expect(() => synth((c) => new RedisInstance(c, 'Redis', props))).toThrow(error);
+    });
+  });
+});

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what it needs (as root on Debian), builds, then
+# runs the unit/synth tests and the end-to-end tests with real processes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for bin in redis-server redis-sentinel redis-cli haproxy shellcheck unshare nsenter setpriv; do
+  command -v "$bin" >/dev/null 2>&1 || need+=("$bin")
+done
+if [ "${#need[@]}" -gt 0 ]; then
+  echo "installing Debian packages for: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends redis-server redis-sentinel redis-tools haproxy shellcheck util-linux
+fi
+[ -d node_modules ] || npm ci
+
+npm run --silent build
+npx tsc -p tsconfig.dev.json
+out=$(mktemp -d)
+status=0
+npx jest --selectProjects unit --json --outputFile="$out/unit.json" || status=1
+npx jest --selectProjects e2e --runInBand --json --outputFile="$out/e2e.json" || status=1
+node -e '
+  const r = process.argv.slice(1).map((f) => { try { return require(f); } catch { return { numPassedTests: 0, numFailedTests: 1 }; } });
+  const sum = (k) => r.reduce((n, x) => n + x[k], 0);
+  console.log(`${sum("numPassedTests")} passed, ${sum("numFailedTests")} failed`);
+' "$out/unit.json" "$out/e2e.json"
+exit "$status"

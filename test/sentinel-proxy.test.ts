@@ -1,0 +1,76 @@
+import { Duration, Testing } from 'cdk8s';
+import { RedisAuth, RedisInstance, SentinelCluster, SentinelProxy, SentinelProxyOptions } from '../src';
+import { envOf, ofKind } from './util/synth';
+
+function build(options: SentinelProxyOptions = {}, auth?: RedisAuth, sentinels = 3) {
+  const chart = Testing.chart();
+  const master = new RedisInstance(chart, 'R1', { auth });
+  const replica = new RedisInstance(chart, 'R2', { auth, replicaOf: master });
+  const cluster = new SentinelCluster(chart, 'Sentinels', { sentinels, instances: [master, replica] });
+  const proxy = new SentinelProxy(chart, 'Proxy', { ...options, sentinels: cluster });
+  const objects = Testing.synth(chart);
+  const deployment = ofKind(objects, 'Deployment').find((d) => d.spec.template.metadata.labels['app.kubernetes.io/component'] === 'proxy');
+  const cfg: string = ofKind(objects, 'ConfigMap').find((c) => c.data['haproxy.cfg']).data['haproxy.cfg'];
+  return { proxy, cluster, master, replica, objects, deployment, cfg };
+}
+
+describe('SentinelProxy', () => {
+  test('defaults: 2 HAProxy pods behind a headless Service on 6379', () => {
+    const { proxy, objects, deployment } = build();
+    expect(deployment.spec.replicas).toBe(2);
+    const container = deployment.spec.template.spec.containers[0];
+    expect(container.image).toBe('haproxy:2.6.12');
+    expect(container.command).toEqual(['haproxy', '-W', '-db', '-f', '/usr/local/etc/haproxy/haproxy.cfg']);
+    expect(container.ports).toEqual([{ containerPort: 6379, name: 'redis' }, { containerPort: 8404, name: 'health' }]);
+    expect(container.readinessProbe.httpGet).toMatchObject({ path: '/ready', port: 8404 });
+    expect(container.livenessProbe.httpGet).toMatchObject({ path: '/healthz', port: 8404 });
+    expect(container.securityContext).toMatchObject({ runAsUser: 99, runAsNonRoot: true, readOnlyRootFilesystem: true });
+    expect(envOf(deployment).POD_NAMESPACE).toEqual({ fieldRef: { fieldPath: 'metadata.namespace' } });
+    const service = ofKind(objects, 'Service').find((s) => s.metadata.name === proxy.host);
+    expect(service.spec.clusterIP).toBe('None');
+    expect(service.spec.ports).toEqual([{ name: 'redis', port: 6379, targetPort: 6379 }]);
+    expect(Object.entries(service.spec.selector).every(([k, v]) => deployment.spec.template.metadata.labels[k] === v)).toBe(true);
+    expect(proxy.port).toBe(6379);
+  });
+
+  test('checks every instance through every sentinel with the cluster quorum', () => {
+    const { cfg, master, replica } = build({}, undefined, 5);
+    expect(cfg).toContain('nbsrv(sentinels-name-redis-0) ge 3');
+    expect(cfg).toContain(`"\\r\\n${master.host}\\r\\n`);
+    expect(cfg).toContain(`"\\r\\n${replica.host}\\r\\n`);
+    expect(cfg.match(/server sentinel-\d/g)).toHaveLength(10);
+    expect(cfg).toContain(`server redis-0 "${master.host}.\${POD_NAMESPACE}.svc.cluster.local:6379"`);
+  });
+
+  test('props: replicas, service name, timings, threads, cluster domain', () => {
+    const { proxy, deployment, cfg } = build({
+      replicas: 3, serviceName: 'redis', checkInterval: Duration.millis(500), maxConnections: 500, threads: 2,
+      clientTimeout: Duration.minutes(5), clusterDomain: 'k8s.example',
+    });
+    expect(deployment.spec.replicas).toBe(3);
+    expect(proxy.host).toBe('redis');
+    expect(cfg).toContain('check inter 500ms');
+    expect(cfg).toContain('maxconn 500');
+    expect(cfg).toContain('nbthread 2');
+    expect(cfg).toContain('timeout client 300s');
+    expect(cfg).toContain('.svc.k8s.example:6379"');
+  });
+
+  test('auth: checks authenticate with the Secret-backed password', () => {
+    const { deployment, cfg } = build({}, RedisAuth.fromSecret('redis-auth', 'pw'));
+    expect(envOf(deployment).REDIS_PASSWORD).toEqual({ secretKeyRef: { name: 'redis-auth', key: 'pw' } });
+    expect(cfg).toContain('env(REDIS_PASSWORD)');
+  });
+
+  describe('fails', () => {
+    test.each<[string, SentinelProxyOptions, RegExp]>([
+      ['when replicas is zero', { replicas: 0 }, /test\/Proxy: replicas \(0\) must be an integer at least 1/],
+      ['when the service name is not a DNS label', { serviceName: 'Redis_Proxy' }, /serviceName \("Redis_Proxy"\) must be a DNS label/],
+      ['when the check interval is zero', { checkInterval: Duration.millis(0) }, /checkInterval \("0ms"\) must be a positive/],
+      ['when the image is not pinned', { image: 'haproxy:latest' }, /image \("haproxy:latest"\) must be pinned/],
+      ['when threads is zero', { threads: 0 }, /threads \(0\) must be an integer between 1 and 64/],
+    ])('%s', (_, options, error) => {
+      expect(() => build(options)).toThrow(error);
+    });
+  });
+});

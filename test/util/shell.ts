@@ -1,0 +1,23 @@
+import { spawnSync } from 'child_process';
+import { mkdtempSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+
+/** Writes text to a fresh temp file and returns its path. */
+export function tempFile(name: string, text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'redis-ha-test-'));
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+/** `sh -n` and shellcheck (installed by the test command) on a script; returns their combined complaints. */
+export function lintScript(script: string): string {
+  const path = tempFile('script.sh', script);
+  const out: string[] = [];
+  const syntax = spawnSync('sh', ['-n', path], { encoding: 'utf8' });
+  if (syntax.status !== 0) out.push(`sh -n: ${syntax.stderr}`);
+  const sc = spawnSync('shellcheck', ['-s', 'sh', path], { encoding: 'utf8' });
+  if (sc.status !== 0) out.push(`shellcheck (${sc.error ?? sc.status}): ${sc.stdout}${sc.stderr}`);
+  return out.join('\n');
+}
