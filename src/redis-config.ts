@@ -18,6 +18,26 @@ export interface RedisConfValues {
   readonly appendOnly: boolean;
   readonly minReplicasToWrite: number;
   readonly minReplicasMaxLagSeconds: number;
+  /** Extra directives, already validated against {@link CHART_OWNED_DIRECTIVES}. */
+  readonly extra?: { [directive: string]: string };
+}
+
+/**
+ * Directives the chart sets itself (or that would break it); user config may
+ * not override them.
+ */
+export const CHART_OWNED_DIRECTIVES: readonly string[] = [
+  'port', 'bind', 'dir', 'include', 'replicaof', 'slaveof', 'replica-announce-ip', 'replica-announce-port',
+  'slave-announce-ip', 'slave-announce-port', 'requirepass', 'masterauth', 'masteruser', 'appendonly',
+  'min-replicas-to-write', 'min-replicas-max-lag', 'min-slaves-to-write', 'min-slaves-max-lag',
+  'protected-mode', 'daemonize', 'supervised', 'pidfile', 'logfile', 'unixsocket', 'unixsocketperm',
+  'tls-port', 'tls-cert-file', 'tls-key-file', 'tls-ca-cert-file', 'tls-replication', 'tls-cluster',
+  'cluster-enabled', 'replica-read-only', 'slave-read-only', 'aclfile', 'user', 'rename-command',
+];
+
+/** A value as one double-quoted Redis config argument. */
+export function quoteConfValue(value: string): string {
+  return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
 
 /** The static redis.conf: everything that does not depend on the current master or on secrets. */
@@ -35,6 +55,7 @@ export function renderRedisConf(v: RedisConfValues): string {
     // Bounds what an isolated master accepts and later loses on failover.
     `min-replicas-to-write ${v.minReplicasToWrite}`,
     `min-replicas-max-lag ${v.minReplicasMaxLagSeconds}`,
+    ...Object.entries(v.extra ?? {}).map(([k, value]) => `${k} ${quoteConfValue(value)}`),
     '',
   ].join('\n');
 }

@@ -3,8 +3,8 @@ import { Construct } from 'constructs';
 import { RedisAuth } from './auth';
 import { Persistence } from './persistence';
 import { ComputeResources, env, kplus, mountConfigAndData, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
-import { REDIS_PATHS, RedisProbeMode, renderRedisConf, renderRedisEntrypoint, renderRedisProbe } from './redis-config';
-import { checkDurationMs, checkImage, checkInt } from './validation';
+import { CHART_OWNED_DIRECTIVES, REDIS_PATHS, RedisProbeMode, renderRedisConf, renderRedisEntrypoint, renderRedisProbe } from './redis-config';
+import { checkDurationMs, checkImage, checkInt, fail } from './validation';
 
 /** The Redis image the chart runs: the version the end-to-end suite tests (Debian 12's). */
 export const DEFAULT_REDIS_IMAGE = 'redis:7.0.15';
@@ -54,6 +54,13 @@ export interface RedisInstanceOptions {
    * @default - requests 100m CPU and 256Mi, limits 1000m CPU and 1Gi
    */
   readonly resources?: ComputeResources;
+  /**
+   * Extra redis.conf directives, e.g. `{ 'maxmemory': '512mb', 'maxmemory-policy': 'allkeys-lru' }`.
+   * Directives the chart owns (port, dir, replicaof, requirepass...) are refused.
+   * @see https://raw.githubusercontent.com/redis/redis/7.0/redis.conf
+   * @default - none
+   */
+  readonly extraConfig?: { [directive: string]: string };
 }
 
 /** Props of a {@link RedisInstance}. */
@@ -111,6 +118,7 @@ export class RedisInstance extends Construct {
     const maxLagMs = checkDurationMs(this, 'minReplicasMaxLag', props.minReplicasMaxLag ?? Duration.seconds(10));
     const discoveryMs = checkDurationMs(this, 'masterDiscoveryTimeout', props.masterDiscoveryTimeout ?? Duration.seconds(30));
     props.auth?._validate(this);
+    const extra = checkExtraConfig(this, props.extraConfig ?? {});
     this.replicaOf = props.replicaOf;
     this.auth = props.auth;
 
@@ -128,6 +136,7 @@ export class RedisInstance extends Construct {
           appendOnly: props.appendOnly ?? true,
           minReplicasToWrite,
           minReplicasMaxLagSeconds: Math.max(1, Math.round(maxLagMs / 1000)),
+          extra,
         }),
         'entrypoint.sh': renderRedisEntrypoint(),
         'probe.sh': renderRedisProbe(),
@@ -180,4 +189,18 @@ export class RedisInstance extends Construct {
     this.container.env.addVariable('SENTINEL_PORT', env(discovery.sentinelPort));
     this.container.env.addVariable('MASTER_NAME', env(discovery.masterName));
   }
+}
+
+/** Refuses chart-owned directives, malformed names and values with control characters. */
+function checkExtraConfig(scope: Construct, config: { [directive: string]: string }): { [directive: string]: string } {
+  for (const [directive, value] of Object.entries(config)) {
+    const prop = `extraConfig[${JSON.stringify(directive)}]`;
+    if (!/^[a-z][a-z0-9-]*$/.test(directive)) fail(scope, prop, directive, 'must be a redis.conf directive name: lowercase letters, digits and "-"');
+    if (CHART_OWNED_DIRECTIVES.includes(directive)) {
+      fail(scope, prop, directive, 'is set by the chart and cannot be overridden; use the matching prop if there is one');
+    }
+    // eslint-disable-next-line no-control-regex
+    if (/[\x00-\x1f\x7f]/.test(value)) fail(scope, prop, value, 'must not contain control characters');
+  }
+  return config;
 }

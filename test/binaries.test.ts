@@ -38,11 +38,12 @@ function confQuote(value: string): string {
   return spawnSync('sh', ['-c', `${CONF_QUOTE_FN}\nconf_quote "$1"`, 'sh', value], { encoding: 'utf8' }).stdout;
 }
 
-test('redis-server runs the rendered redis.conf and a hex-quoted password of any bytes', async () => {
+test('redis-server runs the rendered redis.conf, extra directives and a hex-quoted password of any bytes', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'redis-conf-'));
   const password = 'p a"s\\s$(x)`y`\'\n#;z';
   writeFileSync(join(dir, 'redis.conf'), renderRedisConf({
     port: 6379, announceHost: 'redis-1', appendOnly: true, minReplicasToWrite: 0, minReplicasMaxLagSeconds: 10,
+    extra: { 'maxmemory': '64mb', 'save': '3600 1 300 100', 'maxmemory-policy': 'allkeys-lru' },
   }));
   writeFileSync(join(dir, 'run.conf'), [
     `include ${dir}/redis.conf`, 'port 16379', `bind ${HOST}`, `dir ${dir}`, `requirepass ${confQuote(password)}`, '',
@@ -52,6 +53,8 @@ test('redis-server runs the rendered redis.conf and a hex-quoted password of any
   expect(cli(16379, ['ping'], 'wrong')).toMatch(/WRONGPASS|NOAUTH/);
   expect(cli(16379, ['config', 'get', 'appendonly'], password)).toBe('appendonly\nyes');
   expect(cli(16379, ['config', 'get', 'replica-announce-ip'], password)).toBe('replica-announce-ip\nredis-1');
+  expect(cli(16379, ['config', 'get', 'maxmemory'], password)).toBe(`maxmemory\n${64 * 1024 * 1024}`);
+  expect(cli(16379, ['config', 'get', 'save'], password)).toBe('save\n3600 1 300 100');
 });
 
 test('redis-sentinel runs the rendered templates around a monitor line', async () => {

@@ -64,3 +64,10 @@ describe('renderRedisProbe', () => {
     expect(script).toContain('*role:master*|*master_link_status:up*) exit 0');
   });
 });
+
+describe('quoteConfValue', () => {
+  test('escapes quotes and backslashes', () => {
+    const { quoteConfValue } = require('../src/redis-config');
+    expect(quoteConfValue('a "b" \\c')).toBe('"a \\"b\\" \\\\c"');
+  });
+});

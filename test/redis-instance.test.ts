@@ -107,3 +107,28 @@ describe('RedisInstance', () => {
     });
   });
 });
+
+describe('RedisInstance extraConfig', () => {
+  test('extra directives are appended, each value one quoted argument', () => {
+    const objects = synth((c) => new RedisInstance(c, 'Redis', {
+      extraConfig: { 'maxmemory': '512mb', 'maxmemory-policy': 'allkeys-lru', 'save': '3600 1 300 100' },
+    }));
+    const conf = ofKind(objects, 'ConfigMap')[0].data['redis.conf'];
+    expect(conf).toContain('maxmemory "512mb"\nmaxmemory-policy "allkeys-lru"\nsave "3600 1 300 100"\n');
+  });
+
+  test.each(['replicaof', 'port', 'dir', 'requirepass', 'include', 'rename-command'])('fails when it sets the chart-owned directive %s', (directive) => {
+    expect(() => synth((c) => new RedisInstance(c, 'Redis', { extraConfig: { [directive]: 'x' } })))
+      .toThrow(`test/Redis: extraConfig["${directive}"] ("${directive}") is set by the chart and cannot be overridden`);
+  });
+
+  test('fails when a value holds a newline', () => {
+    expect(() => synth((c) => new RedisInstance(c, 'Redis', { extraConfig: { maxmemory: '1mb\nreplicaof evil 6379' } })))
+      .toThrow(/extraConfig\["maxmemory"\] \("1mb\\nreplicaof evil 6379"\) must not contain control characters/);
+  });
+
+  test('fails when the directive name is malformed', () => {
+    expect(() => synth((c) => new RedisInstance(c, 'Redis', { extraConfig: { 'Max Memory': '1' } })))
+      .toThrow(/extraConfig\["Max Memory"\] \("Max Memory"\) must be a redis.conf directive name/);
+  });
+});
