@@ -1,8 +1,11 @@
 import { Construct } from 'constructs';
 import { RedisAuth } from './auth';
-import { RedisInstance, RedisInstanceOptions } from './redis-instance';
+import { addDisruptionBudget } from './disruption-budget';
+import { kplus } from './plus';
+import { PodComponent, RedisInstance, RedisInstanceOptions } from './redis-instance';
 import { SentinelCluster, SentinelClusterOptions } from './sentinel-cluster';
 import { SentinelProxy, SentinelProxyOptions } from './sentinel-proxy';
+import { SpreadOptions, applySpread } from './spread';
 import { checkInt } from './validation';
 
 /** Props of a {@link RedisHa}. */
@@ -32,6 +35,17 @@ export interface RedisHaProps {
    * @default - no authentication
    */
   readonly auth?: RedisAuth;
+  /**
+   * PodDisruptionBudgets so node drains evict one Redis at a time, keep
+   * max(quorum, majority) sentinels up and one proxy serving.
+   * @default true
+   */
+  readonly disruptionBudgets?: boolean;
+  /**
+   * Anti-affinity and zone spreading of each component's pods.
+   * @default - preferred anti-affinity per node, preferred even spread across zones
+   */
+  readonly spread?: SpreadOptions;
 }
 
 /**
@@ -59,6 +73,22 @@ export class RedisHa extends Construct {
     }
     this.sentinels = new SentinelCluster(this, 'Sentinels', { ...props.sentinel, instances: this.instances });
     this.proxy = new SentinelProxy(this, 'Proxy', { ...props.proxy, sentinels: this.sentinels });
+
+    const groups: Array<[PodComponent, kplus.Deployment[]]> = [
+      [PodComponent.REDIS, this.instances.map((i) => i.deployment)],
+      [PodComponent.SENTINEL, this.sentinels.deployments],
+      [PodComponent.PROXY, [this.proxy.deployment]],
+    ];
+    for (const [component, deployments] of groups) {
+      for (const d of deployments) applySpread(d, this.sentinels.podSelector(component), props.spread);
+    }
+    if (props.disruptionBudgets ?? true) {
+      const n = this.sentinels.deployments.length;
+      const sentinelsNeeded = Math.max(this.sentinels.quorum, Math.floor(n / 2) + 1);
+      addDisruptionBudget(this, 'RedisBudget', this.sentinels.podSelector(PodComponent.REDIS), { maxUnavailable: 1 });
+      addDisruptionBudget(this, 'SentinelBudget', this.sentinels.podSelector(PodComponent.SENTINEL), { minAvailable: sentinelsNeeded });
+      addDisruptionBudget(this, 'ProxyBudget', this.sentinels.podSelector(PodComponent.PROXY), { maxUnavailable: 1 });
+    }
   }
 
   /** Where applications connect: the proxy's headless Service. */

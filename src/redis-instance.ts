@@ -78,8 +78,25 @@ export interface RedisInstanceProps extends RedisInstanceOptions {
   readonly auth?: RedisAuth;
 }
 
+/** The label naming a pod's role in the chart. */
+export const COMPONENT_LABEL = 'app.kubernetes.io/component';
+/** The label every pod of the chart carries, with value `redis`. */
+export const NAME_LABEL = 'app.kubernetes.io/name';
+
+/** The kinds of pod in the chart, as `app.kubernetes.io/component` values. */
+export enum PodComponent {
+  /** A Redis server. */
+  REDIS = 'redis',
+  /** A Redis Sentinel. */
+  SENTINEL = 'sentinel',
+  /** An HAProxy routing to the master. */
+  PROXY = 'proxy',
+}
+
 /** What a Redis pod needs to ask the sentinels for the current master. */
 export interface MasterDiscovery {
+  /** Labels to add to the pod, naming the group it belongs to. */
+  readonly podLabels: { [key: string]: string };
   /** The sentinel Service names to ask. */
   readonly sentinelHosts: string[];
   readonly sentinelPort: number;
@@ -167,7 +184,7 @@ export class RedisInstance extends Construct {
       startup: scriptProbe(probe(RedisProbeMode.LIVENESS), Duration.seconds(5), 60),
       replicas: 1,
       recreate: true,
-      labels: { 'app.kubernetes.io/name': 'redis', 'app.kubernetes.io/component': 'redis' },
+      labels: { [NAME_LABEL]: 'redis', [COMPONENT_LABEL]: PodComponent.REDIS },
     });
     this.container = this.deployment.containers[0];
     this.service.select(this.deployment);
@@ -188,6 +205,7 @@ export class RedisInstance extends Construct {
     this.container.env.addVariable('SENTINEL_HOSTS', env(discovery.sentinelHosts.join(' ')));
     this.container.env.addVariable('SENTINEL_PORT', env(discovery.sentinelPort));
     this.container.env.addVariable('MASTER_NAME', env(discovery.masterName));
+    for (const [key, value] of Object.entries(discovery.podLabels)) this.deployment.podMetadata.addLabel(key, value);
   }
 }
 

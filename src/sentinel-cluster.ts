@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { RedisAuth } from './auth';
 import { Persistence } from './persistence';
 import { ComputeResources, env, kplus, mountConfigAndData, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
-import { DEFAULT_REDIS_IMAGE, REDIS_UID, RedisInstance } from './redis-instance';
+import { COMPONENT_LABEL, DEFAULT_REDIS_IMAGE, NAME_LABEL, PodComponent, REDIS_UID, RedisInstance } from './redis-instance';
 import { SENTINEL_PATHS, SentinelProbeMode, renderSentinelConf, renderSentinelEntrypoint, renderSentinelProbe, sentinelId } from './sentinel-config';
 import { checkDurationMs, checkImage, checkInt, checkMasterName, fail } from './validation';
 
@@ -94,6 +94,8 @@ export class SentinelCluster extends Construct {
   public readonly auth?: RedisAuth;
   /** The sentinels' Deployments, in order. */
   public readonly deployments: kplus.Deployment[] = [];
+  /** Labels every pod of this group carries: its Redis instances, sentinels and proxy. */
+  public readonly groupLabels: { [key: string]: string };
 
   constructor(scope: Construct, id: string, props: SentinelClusterProps) {
     super(scope, id);
@@ -132,7 +134,8 @@ export class SentinelCluster extends Construct {
       },
     });
 
-    const selector = { 'app.kubernetes.io/component': 'sentinel', 'app.kubernetes.io/instance': Names.toLabelValue(this) };
+    this.groupLabels = { 'app.kubernetes.io/instance': Names.toLabelValue(this) };
+    const selector = this.podSelector(PodComponent.SENTINEL);
     const resources = resolveResources(
       { cpuRequestMillis: 50, cpuLimitMillis: 250, memoryRequest: Size.mebibytes(32), memoryLimit: Size.mebibytes(128) },
       props.resources,
@@ -169,7 +172,7 @@ export class SentinelCluster extends Construct {
         liveness: scriptProbe(probe(SentinelProbeMode.LIVENESS), Duration.seconds(10), 3),
         replicas: 1,
         recreate: true,
-        labels: { 'app.kubernetes.io/name': 'redis', ...selector },
+        labels: { [NAME_LABEL]: 'redis', ...selector },
       });
       service.select(deployment);
       mountConfigAndData(sentinel, deployment.containers[0], config, claim, SENTINEL_PATHS);
@@ -185,7 +188,17 @@ export class SentinelCluster extends Construct {
     this.host = this.service.name;
 
     for (const instance of props.instances) {
-      instance.discoverMasterFrom({ sentinelHosts: this.sentinelHosts, sentinelPort: SENTINEL_PORT, masterName: this.masterName });
+      instance.discoverMasterFrom({
+        sentinelHosts: this.sentinelHosts,
+        sentinelPort: SENTINEL_PORT,
+        masterName: this.masterName,
+        podLabels: this.podSelector(PodComponent.REDIS),
+      });
     }
+  }
+
+  /** The labels that select this group's pods of one component. */
+  public podSelector(component: PodComponent): { [key: string]: string } {
+    return { ...this.groupLabels, [COMPONENT_LABEL]: component };
   }
 }

@@ -2,7 +2,7 @@ import { Duration, Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import { HAPROXY_PATHS, renderHaproxyConf } from './haproxy-config';
 import { ComputeResources, env, kplus, namespaceEnv, resolveResources, secretEnv, secureDeployment } from './plus';
-import { REDIS_PORT } from './redis-instance';
+import { NAME_LABEL, PodComponent, REDIS_PORT } from './redis-instance';
 import { SentinelCluster } from './sentinel-cluster';
 import { checkDurationMs, checkImage, checkInt, checkServiceName } from './validation';
 
@@ -139,7 +139,7 @@ export class SentinelProxy extends Construct {
       liveness: health('/healthz', 3),
       replicas,
       recreate: false,
-      labels: { 'app.kubernetes.io/name': 'redis', 'app.kubernetes.io/component': 'proxy' },
+      labels: { [NAME_LABEL]: 'redis', ...sentinels.podSelector(PodComponent.PROXY) },
     });
     this.deployment.containers[0].mount(
       HAPROXY_PATHS.config,

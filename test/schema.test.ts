@@ -1,5 +1,6 @@
 import { ConfigMap, PersistentVolume, PersistentVolumeClaim, Service } from 'kubernetes-models/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { Persistence, RedisAuth } from '../src';
 import { synthRedisHa } from './util/synth';
 
@@ -10,6 +11,7 @@ const models: Record<string, new (o: any) => any> = {
   'v1/ConfigMap': ConfigMap,
   'v1/PersistentVolumeClaim': PersistentVolumeClaim,
   'v1/PersistentVolume': PersistentVolume,
+  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
 };
 
 describe('every synthesized object validates against the Kubernetes OpenAPI schema', () => {
