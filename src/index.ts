@@ -6,6 +6,7 @@ export * from './sentinel-cluster';
 export * from './sentinel-proxy';
 export * from './redis-ha';
 export * from './spread';
+export { NetworkPolicyOptions } from './network-policy';
 export { renderRedisConf, renderRedisEntrypoint, renderRedisProbe, RedisProbeMode } from './redis-config';
 export { renderSentinelConf, renderSentinelEntrypoint, renderSentinelProbe, SentinelProbeMode, sentinelId } from './sentinel-config';
 export { renderHaproxyConf } from './haproxy-config';

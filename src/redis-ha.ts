@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { RedisAuth } from './auth';
 import { addDisruptionBudget } from './disruption-budget';
+import { NetworkPolicyOptions, addNetworkPolicies } from './network-policy';
 import { kplus } from './plus';
 import { PodComponent, RedisInstance, RedisInstanceOptions } from './redis-instance';
 import { SentinelCluster, SentinelClusterOptions } from './sentinel-cluster';
@@ -46,6 +47,11 @@ export interface RedisHaProps {
    * @default - preferred anti-affinity per node, preferred even spread across zones
    */
   readonly spread?: SpreadOptions;
+  /**
+   * Ingress NetworkPolicies that admit only the chart's own pods and the client pods you label.
+   * @default - no NetworkPolicy
+   */
+  readonly networkPolicy?: NetworkPolicyOptions;
 }
 
 /**
@@ -89,6 +95,7 @@ export class RedisHa extends Construct {
       addDisruptionBudget(this, 'SentinelBudget', this.sentinels.podSelector(PodComponent.SENTINEL), { minAvailable: sentinelsNeeded });
       addDisruptionBudget(this, 'ProxyBudget', this.sentinels.podSelector(PodComponent.PROXY), { maxUnavailable: 1 });
     }
+    if (props.networkPolicy) addNetworkPolicies(this, this.sentinels, props.networkPolicy);
   }
 
   /** Where applications connect: the proxy's headless Service. */

@@ -1,6 +1,7 @@
 import { ConfigMap, PersistentVolume, PersistentVolumeClaim, Service } from 'kubernetes-models/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { Persistence, RedisAuth } from '../src';
 import { synthRedisHa } from './util/synth';
 
@@ -12,6 +13,7 @@ const models: Record<string, new (o: any) => any> = {
   'v1/PersistentVolumeClaim': PersistentVolumeClaim,
   'v1/PersistentVolume': PersistentVolume,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
 };
 
 describe('every synthesized object validates against the Kubernetes OpenAPI schema', () => {
@@ -21,6 +23,7 @@ describe('every synthesized object validates against the Kubernetes OpenAPI sche
       sentinel: { sentinels: 5, persistence: Persistence.hostPath({ directory: '/srv/redis' }) },
       redis: { persistence: Persistence.hostPath({ directory: '/srv/redis' }) },
       auth: RedisAuth.fromSecret('redis-auth', 'password'),
+      networkPolicy: { clientLabels: { 'redis-client': 'true' } },
     }],
   ])('%s', (_, props) => {
     const { objects } = synthRedisHa(props);

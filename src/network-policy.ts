@@ -1,0 +1,51 @@
+import { Construct } from 'constructs';
+import { kplus } from './plus';
+import { PodComponent, REDIS_PORT } from './redis-instance';
+import { SENTINEL_PORT, SentinelCluster } from './sentinel-cluster';
+import { PROXY_HEALTH_PORT } from './sentinel-proxy';
+import { fail } from './validation';
+
+/** Who may reach the chart's pods when network policies are on. */
+export interface NetworkPolicyOptions {
+  /**
+   * Labels of the application pods (in the chart's namespace) allowed to reach
+   * the proxy, and, for sentinel-aware clients, the sentinels and Redis.
+   */
+  readonly clientLabels: { [key: string]: string };
+}
+
+/**
+ * Ingress policies for one group: Redis 6379 only from the proxy, sentinels,
+ * other Redis pods and clients; sentinels 26379 only from sentinels, Redis,
+ * the proxy and clients; the proxy's 6379 only from clients. The proxy's
+ * health port stays open for kubelet probes.
+ */
+export function addNetworkPolicies(scope: Construct, sentinels: SentinelCluster, options: NetworkPolicyOptions, extraOpenPorts: {
+  readonly redis: number[]; readonly proxy: number[];
+} = { redis: [], proxy: [] }): kplus.k8s.KubeNetworkPolicy[] {
+  if (Object.keys(options.clientLabels).length === 0) {
+    fail(scope, 'networkPolicy.clientLabels', options.clientLabels, 'must name at least one label, or every pod would count as a client');
+  }
+  const pods = (component: PodComponent) => ({ podSelector: { matchLabels: sentinels.podSelector(component) } });
+  const clients = { podSelector: { matchLabels: options.clientLabels } };
+  const tcp = (...ports: number[]) => ports.map((port) => ({ protocol: 'TCP', port: kplus.k8s.IntOrString.fromNumber(port) }));
+  const policy = (id: string, component: PodComponent, rules: kplus.k8s.NetworkPolicyIngressRule[]) =>
+    new kplus.k8s.KubeNetworkPolicy(scope, id, {
+      spec: { podSelector: { matchLabels: sentinels.podSelector(component) }, policyTypes: ['Ingress'], ingress: rules },
+    });
+  const open = (ports: number[]) => (ports.length > 0 ? [{ ports: tcp(...ports) }] : []);
+  return [
+    policy('RedisPolicy', PodComponent.REDIS, [
+      { from: [pods(PodComponent.PROXY), pods(PodComponent.SENTINEL), pods(PodComponent.REDIS), clients], ports: tcp(REDIS_PORT) },
+      ...open(extraOpenPorts.redis),
+    ]),
+    policy('SentinelPolicy', PodComponent.SENTINEL, [
+      { from: [pods(PodComponent.SENTINEL), pods(PodComponent.REDIS), pods(PodComponent.PROXY), clients], ports: tcp(SENTINEL_PORT) },
+    ]),
+    policy('ProxyPolicy', PodComponent.PROXY, [
+      { from: [clients], ports: tcp(REDIS_PORT) },
+      { ports: tcp(PROXY_HEALTH_PORT) },
+      ...open(extraOpenPorts.proxy),
+    ]),
+  ];
+}

@@ -1,0 +1,63 @@
+import { ofKind, synthRedisHa } from './util/synth';
+
+const labelsOf = (d: any): Record<string, string> => d.spec.template.metadata.labels;
+const matches = (selector: Record<string, string>, labels: Record<string, string>) =>
+  Object.entries(selector).every(([k, v]) => labels[k] === v);
+const component = (d: any) => labelsOf(d)['app.kubernetes.io/component'];
+
+describe('network policies', () => {
+  const clientLabels = { 'redis-client': 'true' };
+  const { objects } = synthRedisHa({ networkPolicy: { clientLabels } });
+  const policies = ofKind(objects, 'NetworkPolicy');
+  const deployments = ofKind(objects, 'Deployment');
+  const client = { metadata: { labels: { ...clientLabels, app: 'web' } } };
+  const stranger = { metadata: { labels: { app: 'web' } } };
+
+  /** Which components (or 'client'/'stranger') a policy admits on a port, by evaluating its selectors against real pod labels. */
+  function admitted(target: string, port: number): string[] {
+    const policy = policies.find((p) => {
+      const selected = deployments.filter((d) => matches(p.spec.podSelector.matchLabels, labelsOf(d)));
+      return selected.length > 0 && selected.every((d) => component(d) === target);
+    });
+    const sources = [...deployments.map((d) => ({ name: component(d), labels: labelsOf(d) })),
+      { name: 'client', labels: client.metadata.labels }, { name: 'stranger', labels: stranger.metadata.labels }];
+    const ok = new Set<string>();
+    for (const rule of policy.spec.ingress) {
+      if (!rule.ports.some((p: any) => p.port === port)) continue;
+      for (const s of sources) {
+        if (!rule.from || rule.from.some((f: any) => matches(f.podSelector.matchLabels, s.labels))) ok.add(s.name);
+      }
+    }
+    return [...ok].sort();
+  }
+
+  test('one ingress policy per component, each selecting exactly that component\'s pods', () => {
+    expect(policies).toHaveLength(3);
+    for (const p of policies) {
+      expect(p.spec.policyTypes).toEqual(['Ingress']);
+      const selected = deployments.filter((d) => matches(p.spec.podSelector.matchLabels, labelsOf(d)));
+      expect(new Set(selected.map(component)).size).toBe(1);
+    }
+  });
+
+  test('Redis 6379: proxy, sentinels, Redis and labelled clients only', () => {
+    expect(admitted('redis', 6379)).toEqual(['client', 'proxy', 'redis', 'sentinel']);
+  });
+
+  test('sentinels 26379: sentinels, Redis, proxy and labelled clients only', () => {
+    expect(admitted('sentinel', 26379)).toEqual(['client', 'proxy', 'redis', 'sentinel']);
+  });
+
+  test('proxy 6379: labelled clients only; its health port stays open for probes', () => {
+    expect(admitted('proxy', 6379)).toEqual(['client']);
+    expect(admitted('proxy', 8404)).toContain('stranger');
+  });
+
+  test('off by default', () => {
+    expect(ofKind(synthRedisHa().objects, 'NetworkPolicy')).toHaveLength(0);
+  });
+
+  test('fails when no client label is given', () => {
+    expect(() => synthRedisHa({ networkPolicy: { clientLabels: {} } })).toThrow(/test\/redis: networkPolicy.clientLabels \(\{\}\) must name at least one label/);
+  });
+});
