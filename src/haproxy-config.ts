@@ -34,6 +34,8 @@ export interface HaproxyConfValues {
   readonly threads: number;
   /** Idle timeout of client and server sides (long: Redis clients keep connections open). */
   readonly clientTimeoutSeconds: number;
+  /** When set, a second listener on this port balances reads over replicas whose link to the master is up. */
+  readonly readReplicasPort?: number;
 }
 
 // RESP, so the password may hold any byte; its length is computed at check time.
@@ -99,6 +101,7 @@ export function renderHaproxyConf(v: HaproxyConfValues): string {
     '  http-request return status 200 content-type text/plain string ok if { path /healthz }',
     `  http-request return status 200 content-type text/plain string master if { path /ready } ${anyMaster}`,
     '  http-request return status 503 content-type text/plain string no-master if { path /ready }',
+    '  http-request use-service prometheus-exporter if { path /metrics }',
     '  http-request deny deny_status 404',
     '',
     '# Weight 0: a server is reached only through use-server, never by load balancing.',
@@ -114,6 +117,25 @@ export function renderHaproxyConf(v: HaproxyConfValues): string {
     ...v.redis.map((r, i) =>
       `  server ${serverName(i)} "${r.host}${v.addressSuffix}:${r.port}" weight 0 check inter ${inter} fall 1 rise 1 on-marked-down shutdown-sessions`),
   ];
+  if (v.readReplicasPort !== undefined) {
+    lines.push(
+      '',
+      '# Reads only: replicas in sync with a master; no fallback to the master.',
+      'frontend redis-replicas',
+      `  bind "\${BIND_ADDRESS}:${v.readReplicasPort}"`,
+      '  default_backend redis-replicas',
+      '',
+      'backend redis-replicas',
+      '  balance leastconn',
+      '  option tcp-check',
+      '  tcp-check connect',
+      ...auth,
+      '  tcp-check send "INFO replication\\r\\nQUIT\\r\\n"',
+      '  tcp-check expect string master_link_status:up',
+      ...v.redis.map((r, i) =>
+        `  server ${serverName(i)} "${r.host}${v.addressSuffix}:${r.port}" check inter ${inter} fall 1 rise 1 on-marked-down shutdown-sessions`),
+    );
+  }
   v.redis.forEach((r, i) => {
     lines.push(
       '',

@@ -10,8 +10,10 @@ import { checkDurationMs, checkImage, checkInt, checkServiceName } from './valid
 export const DEFAULT_HAPROXY_IMAGE = 'haproxy:2.6.12';
 /** The `haproxy` user of the official image. */
 export const HAPROXY_UID = 99;
-/** The proxy's HTTP health port (`/ready`, `/healthz`). */
+/** The proxy's HTTP port: `/ready`, `/healthz` and Prometheus `/metrics`. */
 export const PROXY_HEALTH_PORT = 8404;
+/** The port of the read-only listener, when on. */
+export const PROXY_READ_REPLICAS_PORT = 6380;
 
 /** Settings of the proxy. */
 export interface SentinelProxyOptions {
@@ -56,6 +58,12 @@ export interface SentinelProxyOptions {
    */
   readonly clusterDomain?: string;
   /**
+   * A second listener, on 6380, that balances read-only connections over the
+   * replicas whose link to the master is up (no fallback to the master).
+   * @default false
+   */
+  readonly readReplicas?: boolean;
+  /**
    * CPU and memory of each proxy container.
    * @default - requests 100m CPU and 64Mi, limits 1000m CPU and 256Mi
    */
@@ -82,6 +90,8 @@ export class SentinelProxy extends Construct {
   public readonly port: number = REDIS_PORT;
   /** The proxy Deployment. */
   public readonly deployment: kplus.Deployment;
+  /** The read-only listener's port on the same Service, when `readReplicas` is on. */
+  public readonly readReplicasPort?: number;
 
   constructor(scope: Construct, id: string, props: SentinelProxyProps) {
     super(scope, id);
@@ -110,6 +120,7 @@ export class SentinelProxy extends Construct {
           maxConnections,
           threads,
           clientTimeoutSeconds: Math.max(1, Math.round(clientTimeoutMs / 1000)),
+          readReplicasPort: props.readReplicas ? PROXY_READ_REPLICAS_PORT : undefined,
         }),
       },
     });
@@ -129,7 +140,11 @@ export class SentinelProxy extends Construct {
         POD_NAMESPACE: namespaceEnv(),
         ...(sentinels.auth ? { REDIS_PASSWORD: secretEnv(this, 'Password', sentinels.auth.secretName, sentinels.auth.key) } : {}),
       },
-      ports: { redis: REDIS_PORT, health: PROXY_HEALTH_PORT },
+      ports: {
+        redis: REDIS_PORT,
+        health: PROXY_HEALTH_PORT,
+        ...(props.readReplicas ? { 'redis-replicas': PROXY_READ_REPLICAS_PORT } : {}),
+      },
       resources: resolveResources(
         { cpuRequestMillis: 100, cpuLimitMillis: 1000, memoryRequest: Size.mebibytes(64), memoryLimit: Size.mebibytes(256) },
         props.resources,
@@ -150,9 +165,13 @@ export class SentinelProxy extends Construct {
     this.service = new kplus.Service(this, 'Service', {
       metadata: props.serviceName ? { name: props.serviceName } : undefined,
       clusterIP: 'None',
-      ports: [{ name: 'redis', port: REDIS_PORT, targetPort: REDIS_PORT }],
+      ports: [
+        { name: 'redis', port: REDIS_PORT, targetPort: REDIS_PORT },
+        ...(props.readReplicas ? [{ name: 'redis-replicas', port: PROXY_READ_REPLICAS_PORT, targetPort: PROXY_READ_REPLICAS_PORT }] : []),
+      ],
     });
     this.service.select(this.deployment);
+    this.readReplicasPort = props.readReplicas ? PROXY_READ_REPLICAS_PORT : undefined;
     this.host = this.service.name;
   }
 }

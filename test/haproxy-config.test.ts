@@ -55,3 +55,20 @@ describe('renderHaproxyConf', () => {
     expect(r.status).toBe(0);
   });
 });
+
+describe('renderHaproxyConf read replicas', () => {
+  test('a second listener balances over replicas whose link is up', () => {
+    const cfg = renderHaproxyConf({ ...values, readReplicasPort: 6380 });
+    expect(cfg).toContain('bind "${BIND_ADDRESS}:6380"');
+    expect(cfg).toMatch(/backend redis-replicas\n  balance leastconn\n[\s\S]*tcp-check expect string master_link_status:up/);
+    expect(renderHaproxyConf(values)).not.toContain('redis-replicas');
+  });
+
+  test.each([false, true])('passes haproxy -c with read replicas (auth %s)', (auth) => {
+    const path = tempFile('haproxy.cfg', renderHaproxyConf({ ...values, auth, readReplicasPort: 6380 }));
+    const r = spawnSync('haproxy', ['-c', '-f', path], {
+      encoding: 'utf8', env: { ...process.env, BIND_ADDRESS: '127.0.0.1', POD_NAMESPACE: 'default', REDIS_PASSWORD: 'x' },
+    });
+    expect(r.status).toBe(0);
+  });
+});

@@ -74,3 +74,17 @@ describe('SentinelProxy', () => {
     });
   });
 });
+
+describe('SentinelProxy readReplicas', () => {
+  test('adds the 6380 listener to the container and the Service', () => {
+    const { proxy, objects, deployment, cfg } = build({ readReplicas: true });
+    expect(proxy.readReplicasPort).toBe(6380);
+    expect(deployment.spec.template.spec.containers[0].ports).toContainEqual({ containerPort: 6380, name: 'redis-replicas' });
+    const service = ofKind(objects, 'Service').find((s) => s.metadata.name === proxy.host);
+    expect(service.spec.ports).toContainEqual({ name: 'redis-replicas', port: 6380, targetPort: 6380 });
+    expect(cfg).toContain('frontend redis-replicas');
+  });
+  test('is off by default', () => {
+    expect(build().proxy.readReplicasPort).toBeUndefined();
+  });
+});

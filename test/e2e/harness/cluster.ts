@@ -1,0 +1,590 @@
+/**
+ * A "cluster" made of local processes: runs every Deployment/StatefulSet pod of a set of
+ * synthesized manifests on its own loopback address 127.<subnet>.<w>.<i>, with generated
+ * /etc/hosts (Services) and /etc/resolv.conf bind-mounted into each container.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { DnsResponder } from './dns';
+import { ExecOptions, ExecResult, Pod, PodHost, ProbeKind, tail } from './kubelet';
+import { K8sObject, Secrets, b64decode, expandVars, labelsMatch, nameOf, nsOf } from './manifest';
+import { ConnectOptions, ConnectionError, RedisClient } from './resp';
+import { errText, pidAlive } from './util';
+
+export interface ClusterOptions {
+  /** Second octet of the pods' loopback addresses (1..254, not 0). Use distinct values per test file. */
+  subnet: number;
+  /** Secret data the chart references but does not create: { secretName: { key: value } }. */
+  secrets?: Secrets;
+  /** Label used for the work dir / logs (default 'cluster'). */
+  name?: string;
+  /** Parent of the work dir (default <repo>/.e2e-work). */
+  workRoot?: string;
+  /** Echo harness events to console (default: env E2E_VERBOSE=1). */
+  verbose?: boolean;
+  /**
+   * Stand-in for cluster DNS: answer A queries for Service names (same map as /etc/hosts) on
+   * 127.<subnet>.255.253:53, which then is the pods' nameserver. Default false: the nameserver is
+   * 127.255.255.254, where nothing listens, so DNS lookups fail fast.
+   */
+  dns?: boolean;
+}
+
+export interface ServiceInfo {
+  name: string;
+  namespace: string;
+  headless: boolean;
+  object: K8sObject;
+  pods: Pod[];
+  /** Service port -> target container port (validated equal) and port name. */
+  ports: Array<{ name?: string; port: number; targetPort: number }>;
+}
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+const DEAD_NAMESERVER = '127.255.255.254';
+
+export class Cluster implements PodHost {
+  readonly workDir: string;
+  readonly pods: Pod[] = [];
+  readonly services = new Map<string, ServiceInfo>();
+  readonly notes: string[] = [];
+  private readonly objects: K8sObject[];
+  private readonly createdDirs: string[] = [];
+  private readonly rrIndex = new Map<string, number>();
+  private readonly eventLog: string[] = [];
+  private readonly verbose: boolean;
+  private shutDown = false;
+  private readonly everPids = new Set<number>();
+  private readonly dnsNames = new Map<string, string[]>();
+  private dnsResponder?: DnsResponder;
+  /** The nameserver written to every pod's /etc/resolv.conf. */
+  readonly nameserver: string;
+
+  constructor(
+    manifests: K8sObject[],
+    private readonly opts: ClusterOptions,
+  ) {
+    if (!(opts.subnet >= 1 && opts.subnet <= 254)) throw new Error(`subnet must be 1..254, got ${opts.subnet}`);
+    this.verbose = opts.verbose ?? process.env.E2E_VERBOSE === '1';
+    this.objects = manifests.filter((o) => o && typeof o === 'object' && o.kind);
+    const root = opts.workRoot ?? path.join(REPO_ROOT, '.e2e-work');
+    fs.mkdirSync(root, { recursive: true });
+    this.workDir = fs.mkdtempSync(path.join(root, `${opts.name ?? 'cluster'}-`));
+    fs.chmodSync(this.workDir, 0o755);
+    this.nameserver = opts.dns ? `127.${opts.subnet}.255.253` : DEAD_NAMESERVER;
+    this.buildPods();
+    this.buildServices();
+    this.writeStaticFiles();
+  }
+
+  // ---------------------------------------------------------------- model
+
+  private buildPods(): void {
+    let w = 0;
+    for (const o of this.objects) {
+      const kind = o.kind;
+      if (kind === 'Deployment' || kind === 'StatefulSet' || kind === 'ReplicaSet') {
+        w++;
+        if (w > 254) throw new Error('too many workloads');
+        const replicas = o.spec?.replicas ?? 1;
+        const template = o.spec?.template;
+        if (!template) throw new Error(`${kind} ${nameOf(o)} has no pod template`);
+        if (o.spec?.selector?.matchLabels && !labelsMatch(o.spec.selector.matchLabels, template.metadata?.labels)) {
+          throw new Error(`${kind} ${nameOf(o)}: selector does not match its template labels`);
+        }
+        for (let i = 0; i < replicas; i++) {
+          const podName = `${nameOf(o)}-${i}`;
+          const claims = new Map<string, string>();
+          for (const v of template.spec?.volumes ?? []) {
+            if (v.persistentVolumeClaim) claims.set(v.name, v.persistentVolumeClaim.claimName);
+          }
+          if (kind === 'StatefulSet') {
+            for (const t of o.spec.volumeClaimTemplates ?? []) claims.set(t.metadata.name, `${t.metadata.name}-${podName}`);
+          }
+          const pod = new Pod(this, podName, nsOf(o), { kind, name: nameOf(o) }, i, `127.${this.opts.subnet}.${w}.${i + 1}`, template, claims);
+          this.pods.push(pod);
+        }
+      } else if (kind === 'Pod') {
+        w++;
+        const claims = new Map<string, string>();
+        for (const v of o.spec?.volumes ?? []) if (v.persistentVolumeClaim) claims.set(v.name, v.persistentVolumeClaim.claimName);
+        this.pods.push(new Pod(this, nameOf(o), nsOf(o), { kind, name: nameOf(o) }, 0, `127.${this.opts.subnet}.${w}.1`, o, claims));
+      } else if (['DaemonSet', 'Job', 'CronJob'].includes(kind)) {
+        throw new Error(`harness does not support workload kind ${kind} (${nameOf(o)})`);
+      }
+    }
+  }
+
+  private buildServices(): void {
+    for (const s of this.objects.filter((o) => o.kind === 'Service')) {
+      const name = nameOf(s);
+      const ns = nsOf(s);
+      const selector = s.spec?.selector;
+      const pods = selector ? this.pods.filter((p) => p.namespace === ns && labelsMatch(selector, p.labels)) : [];
+      const headless = s.spec?.clusterIP === 'None';
+      if (!selector) this.note(`Service ${name} has no selector; it gets no hosts entries`);
+      else if (pods.length === 0) this.note(`Service ${name} selects no pod`);
+      if (!headless && pods.length > 1) {
+        this.note(`ClusterIP Service ${name} selects ${pods.length} pods (${pods.map((p) => p.name).join(', ')}); /etc/hosts lists all of them, cluster.connect() round-robins over running ones`);
+      }
+      const ports: ServiceInfo['ports'] = [];
+      for (const p of s.spec?.ports ?? []) {
+        const target = p.targetPort ?? p.port;
+        for (const pod of pods) {
+          let containerPort: number;
+          if (typeof target === 'number' || /^\d+$/.test(String(target))) {
+            containerPort = Number(target);
+          } else {
+            try {
+              containerPort = pod.containerPort(String(target));
+            } catch {
+              throw new Error(`Service ${name} port ${p.name ?? p.port}: targetPort '${target}' is not a named port of pod ${pod.name}`);
+            }
+          }
+          if (containerPort !== p.port) {
+            throw new Error(
+              `Service ${name} port ${p.name ?? ''} ${p.port} targets container port ${containerPort} of pod ${pod.name}; ` +
+                'the harness has no kube-proxy, so service port and container port must be equal',
+            );
+          }
+        }
+        ports.push({ name: p.name, port: p.port, targetPort: p.port });
+      }
+      const key = `${ns}/${name}`;
+      this.services.set(key, { name, namespace: ns, headless, object: s, pods, ports });
+    }
+  }
+
+  private writeStaticFiles(): void {
+    fs.mkdirSync(path.join(this.workDir, 'etc'), { recursive: true });
+    const comment = this.opts.dns
+      ? `# generated by the e2e harness: the harness answers A queries for Service names on ${this.nameserver}`
+      : `# generated by the e2e harness: nothing listens on ${this.nameserver}, DNS fails fast`;
+    for (const ns of new Set(this.pods.map((p) => p.namespace))) {
+      fs.writeFileSync(
+        path.join(this.workDir, 'etc', `resolv-${ns}.conf`),
+        `${comment}\nnameserver ${this.nameserver}\nsearch ${ns}.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5 timeout:1 attempts:1\n`,
+        { mode: 0o644 },
+      );
+    }
+    for (const pod of this.pods) fs.writeFileSync(this.hostsFile(pod), this.hostsContent(pod), { mode: 0o644 });
+    // DNS view: every fully qualified (and partially qualified) Service name; short names via search domains.
+    for (const svc of this.services.values()) {
+      for (const n of this.serviceNames(svc, svc.namespace)) {
+        if (n === svc.name) continue;
+        this.dnsNames.set(n, svc.pods.map((p) => p.address));
+      }
+    }
+    for (const o of this.objects.filter((x) => x.kind === 'StatefulSet' && x.spec?.serviceName)) {
+      for (const p of this.pods.filter((x) => x.owner.kind === 'StatefulSet' && x.owner.name === nameOf(o))) {
+        this.dnsNames.set(`${p.name}.${o.spec.serviceName}.${nsOf(o)}.svc.cluster.local`, [p.address]);
+      }
+    }
+  }
+
+  /** What the DNS stand-in answers for a name (undefined: NXDOMAIN). */
+  dnsLookup(name: string): string[] | undefined {
+    return this.dnsNames.get(name.toLowerCase().replace(/\.$/, ''));
+  }
+
+  /** The /etc/hosts content for a pod: localhost and own hostname -> pod address, then all Services. */
+  hostsContent(pod: Pod): string {
+    const lines = [
+      '# generated by the e2e harness',
+      `${pod.address}\tlocalhost`,
+      '::1\tip6-localhost ip6-loopback',
+      `${pod.address}\t${pod.name}`,
+    ];
+    for (const svc of this.services.values()) {
+      const names = this.serviceNames(svc, pod.namespace);
+      for (const p of svc.pods) lines.push(`${p.address}\t${names.join(' ')}`);
+    }
+    // StatefulSet pod DNS names: <pod>.<serviceName>[.<ns>.svc.cluster.local]
+    for (const o of this.objects.filter((x) => x.kind === 'StatefulSet' && x.spec?.serviceName)) {
+      for (const p of this.pods.filter((x) => x.owner.kind === 'StatefulSet' && x.owner.name === nameOf(o))) {
+        const sn = o.spec.serviceName;
+        const ns = nsOf(o);
+        const names = [`${p.name}.${sn}.${ns}.svc.cluster.local`, `${p.name}.${sn}.${ns}.svc`, `${p.name}.${sn}.${ns}`];
+        if (ns === pod.namespace) names.push(`${p.name}.${sn}`);
+        lines.push(`${p.address}\t${names.join(' ')}`);
+      }
+    }
+    return lines.join('\n') + '\n';
+  }
+
+  private serviceNames(svc: ServiceInfo, fromNamespace: string): string[] {
+    const n = svc.name;
+    const ns = svc.namespace;
+    const names = [`${n}.${ns}.svc.cluster.local`, `${n}.${ns}.svc`, `${n}.${ns}`];
+    if (ns === fromNamespace) names.unshift(n);
+    return names;
+  }
+
+  // ---------------------------------------------------------------- PodHost
+
+  log(msg: string): void {
+    const line = `${new Date().toISOString()} ${msg}`;
+    this.eventLog.push(line);
+    try {
+      fs.appendFileSync(path.join(this.workDir, 'harness.log'), line + '\n');
+    } catch {
+      /* work dir removed */
+    }
+    if (this.verbose) console.log(`[harness] ${msg}`);
+  }
+
+  private note(msg: string): void {
+    this.notes.push(msg);
+    this.log(`NOTE: ${msg}`);
+  }
+
+  hostsFile(pod: Pod): string {
+    return path.join(this.workDir, 'etc', `hosts-${pod.name}`);
+  }
+
+  resolvConf(pod: Pod): string {
+    return path.join(this.workDir, 'etc', `resolv-${pod.namespace}.conf`);
+  }
+
+  ensureMountTarget(p: string): void {
+    if (!path.isAbsolute(p)) throw new Error(`mountPath must be absolute: ${p}`);
+    const parts = path.normalize(p).split('/').filter(Boolean);
+    let cur = '';
+    for (const part of parts) {
+      cur += '/' + part;
+      if (!fs.existsSync(cur)) {
+        fs.mkdirSync(cur, { mode: 0o755 });
+        this.createdDirs.push(cur);
+        this.log(`created host mount target ${cur}`);
+      }
+    }
+  }
+
+  resolveEnv(pod: Pod, container: K8sObject): Record<string, string> {
+    const env: Record<string, string> = { PATH: process.env.E2E_POD_PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOSTNAME: pod.name, HOME: '/' };
+    const where = `pod ${pod.name} container ${container.name}`;
+    for (const src of container.envFrom ?? []) {
+      const prefix = src.prefix ?? '';
+      let data: Record<string, string> | undefined;
+      if (src.configMapRef) data = this.configMapData(src.configMapRef.name, pod.namespace, src.configMapRef.optional, where);
+      else if (src.secretRef) data = this.secretData(src.secretRef.name, pod.namespace, src.secretRef.optional, where);
+      else throw new Error(`${where}: unsupported envFrom ${JSON.stringify(src)}`);
+      for (const [k, v] of Object.entries(data ?? {})) env[prefix + k] = v;
+    }
+    for (const e of container.env ?? []) {
+      let value: string | undefined;
+      if (e.value !== undefined) {
+        value = expandVars(String(e.value), env);
+      } else if (e.valueFrom?.secretKeyRef) {
+        const r = e.valueFrom.secretKeyRef;
+        const data = this.secretData(r.name, pod.namespace, r.optional, `${where} env ${e.name}`);
+        value = data?.[r.key];
+        if (value === undefined && !r.optional) throw new Error(`${where} env ${e.name}: key '${r.key}' missing in Secret ${r.name}`);
+      } else if (e.valueFrom?.configMapKeyRef) {
+        const r = e.valueFrom.configMapKeyRef;
+        const data = this.configMapData(r.name, pod.namespace, r.optional, `${where} env ${e.name}`);
+        value = data?.[r.key];
+        if (value === undefined && !r.optional) throw new Error(`${where} env ${e.name}: key '${r.key}' missing in ConfigMap ${r.name}`);
+      } else if (e.valueFrom?.fieldRef) {
+        const f = e.valueFrom.fieldRef.fieldPath;
+        if (f === 'status.podIP') value = pod.address;
+        else if (f === 'status.podIPs') value = pod.address;
+        else if (f === 'metadata.name') value = pod.name;
+        else if (f === 'metadata.namespace') value = pod.namespace;
+        else if (f.startsWith('metadata.labels[')) value = pod.labels[f.slice(17, -2)] ?? '';
+        else throw new Error(`${where} env ${e.name}: unsupported fieldRef ${f}`);
+      } else if (e.valueFrom) {
+        throw new Error(`${where} env ${e.name}: unsupported valueFrom ${JSON.stringify(e.valueFrom)}`);
+      } else {
+        value = '';
+      }
+      if (value === undefined) continue;
+      // The one override: the chart binds to BIND_ADDRESS (default 0.0.0.0); here each pod binds its own loopback address.
+      if (e.name === 'BIND_ADDRESS') value = pod.address;
+      env[e.name] = value;
+    }
+    return env;
+  }
+
+  private findObject(kind: string, name: string, ns: string): K8sObject | undefined {
+    return this.objects.find((o) => o.kind === kind && o.metadata?.name === name && nsOf(o) === ns);
+  }
+
+  private configMapData(name: string, ns: string, optional: boolean | undefined, where: string): Record<string, string> | undefined {
+    const cm = this.findObject('ConfigMap', name, ns);
+    if (!cm) {
+      if (optional) return undefined;
+      throw new Error(`${where}: ConfigMap ${ns}/${name} not found in the manifests`);
+    }
+    const out: Record<string, string> = { ...(cm.data ?? {}) };
+    for (const [k, v] of Object.entries((cm.binaryData ?? {}) as Record<string, string>)) out[k] = b64decode(v);
+    return out;
+  }
+
+  private secretData(name: string, ns: string, optional: boolean | undefined, where: string): Record<string, string> | undefined {
+    const supplied = this.opts.secrets?.[name];
+    if (supplied) return supplied;
+    const s = this.findObject('Secret', name, ns);
+    if (!s) {
+      if (optional) return undefined;
+      throw new Error(`${where}: Secret ${name} is neither supplied to the harness (secrets option) nor in the manifests`);
+    }
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries((s.data ?? {}) as Record<string, string>)) out[k] = b64decode(v);
+    Object.assign(out, s.stringData ?? {});
+    return out;
+  }
+
+  /** Directory of a PVC (created on first use; survives pod restarts). */
+  claimDir(claimName: string): string {
+    return path.join(this.workDir, 'pvc', claimName);
+  }
+
+  /** Deletes all data of one claim (the pod using it should be stopped). */
+  wipeClaim(claimName: string): void {
+    const d = this.claimDir(claimName);
+    fs.rmSync(d, { recursive: true, force: true });
+    this.log(`wiped claim ${claimName}`);
+  }
+
+  prepareVolumes(pod: Pod): Map<string, { dir: string; alwaysReadOnly: boolean }> {
+    const out = new Map<string, { dir: string; alwaysReadOnly: boolean }>();
+    const spec = pod.template.spec;
+    const fsGroup: number | undefined = spec.securityContext?.fsGroup;
+    const podDir = path.join(this.workDir, 'pods', pod.name);
+    fs.mkdirSync(podDir, { recursive: true });
+    const volumes: K8sObject[] = [...(spec.volumes ?? [])];
+    for (const [volName, claim] of pod.claims) {
+      if (!volumes.find((v) => v.name === volName)) volumes.push({ name: volName, persistentVolumeClaim: { claimName: claim } });
+    }
+    for (const v of volumes) {
+      const where = `pod ${pod.name} volume ${v.name}`;
+      if (v.configMap || v.secret) {
+        const isCm = Boolean(v.configMap);
+        const src = isCm ? v.configMap : v.secret;
+        const objName = isCm ? src.name : src.secretName;
+        const data = isCm ? this.configMapData(objName, pod.namespace, src.optional, where) : this.secretData(objName, pod.namespace, src.optional, where);
+        const dir = path.join(podDir, `vol-${v.name}`);
+        fs.rmSync(dir, { recursive: true, force: true });
+        fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+        fs.chmodSync(dir, 0o755);
+        const defaultMode: number = src.defaultMode ?? 0o644;
+        const items: Array<{ key: string; path: string; mode?: number }> = src.items ?? Object.keys(data ?? {}).map((k) => ({ key: k, path: k }));
+        for (const it of items) {
+          const value = data?.[it.key];
+          if (value === undefined) {
+            if (src.optional) continue;
+            throw new Error(`${where}: key '${it.key}' not found in ${isCm ? 'ConfigMap' : 'Secret'} ${objName}`);
+          }
+          const f = path.join(dir, it.path);
+          fs.mkdirSync(path.dirname(f), { recursive: true, mode: 0o755 });
+          fs.writeFileSync(f, value);
+          fs.chownSync(f, 0, fsGroup ?? 0);
+          fs.chmodSync(f, it.mode ?? defaultMode);
+        }
+        out.set(v.name, { dir, alwaysReadOnly: true });
+      } else if (v.emptyDir) {
+        const dir = path.join(podDir, `emptydir-${v.name}`);
+        fs.rmSync(dir, { recursive: true, force: true });
+        fs.mkdirSync(dir, { recursive: true });
+        if (fsGroup !== undefined) {
+          fs.chownSync(dir, 0, fsGroup);
+          fs.chmodSync(dir, 0o2775);
+        } else {
+          fs.chmodSync(dir, 0o777);
+        }
+        out.set(v.name, { dir, alwaysReadOnly: false });
+      } else if (v.persistentVolumeClaim) {
+        const claim = pod.claims.get(v.name) ?? v.persistentVolumeClaim.claimName;
+        const dir = this.claimDir(claim);
+        if (!fs.existsSync(dir)) {
+          fs.mkdirSync(dir, { recursive: true });
+          fs.chmodSync(dir, 0o755);
+          this.log(`created claim ${claim} for pod ${pod.name}`);
+        }
+        if (fsGroup !== undefined) applyFsGroup(dir, fsGroup);
+        out.set(v.name, { dir, alwaysReadOnly: Boolean(v.persistentVolumeClaim.readOnly) });
+      } else {
+        throw new Error(`${where}: unsupported volume type ${JSON.stringify(Object.keys(v).filter((k) => k !== 'name'))}`);
+      }
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** Starts every pod (concurrently). */
+  async start(): Promise<void> {
+    if (this.opts.dns && !this.dnsResponder) {
+      const d = new DnsResponder(this.nameserver, (n) => this.dnsLookup(n));
+      await d.start();
+      this.dnsResponder = d;
+      this.log(`DNS stand-in listening on ${this.nameserver}:53`);
+    }
+    await Promise.all(this.pods.map((p) => this.startPod(p)));
+  }
+
+  async startPod(p: Pod): Promise<void> {
+    if (this.shutDown) throw new Error('cluster is shut down');
+    await p.start();
+    for (const c of p.containers) if (c.pid) this.everPids.add(c.pid);
+  }
+
+  /** Waits until every pod passes its readiness probes (or just runs, without probes). */
+  async waitAllReady(timeoutMs: number): Promise<void> {
+    await Promise.all(this.pods.map((p) => p.waitReady(timeoutMs)));
+  }
+
+  /** SIGKILLs everything, removes the work dir (unless KEEP_E2E=1) and the mount targets it created. */
+  async shutdown(): Promise<void> {
+    if (this.shutDown) return;
+    this.shutDown = true;
+    for (const p of this.pods) for (const c of [...p.containers, ...p.initContainers]) if (c.pid) this.everPids.add(c.pid);
+    await Promise.all(
+      this.pods.map(async (p) => {
+        for (const c of [...p.containers, ...p.initContainers]) {
+          if (c.frozen) c.signalGroup('SIGCONT');
+          try {
+            await c.crash();
+          } catch (e) {
+            this.log(`shutdown: ${p.name}/${c.name}: ${errText(e)}`);
+          }
+        }
+      }),
+    );
+    this.dnsResponder?.stop();
+    for (const d of [...this.createdDirs].reverse()) {
+      try {
+        fs.rmdirSync(d);
+      } catch (e) {
+        this.log(`could not remove created mount target ${d}: ${errText(e)}`);
+      }
+    }
+    if (process.env.KEEP_E2E === '1') {
+      console.log(`[harness] KEEP_E2E=1: work dir kept at ${this.workDir}`);
+    } else {
+      fs.rmSync(this.workDir, { recursive: true, force: true });
+    }
+  }
+
+  /** Every container PID this cluster ever started, and whether any is still alive. */
+  leftovers(): number[] {
+    return [...this.everPids].filter((pid) => pidAlive(pid));
+  }
+
+  // ---------------------------------------------------------------- lookups
+
+  pod(name: string): Pod {
+    const p = this.pods.find((x) => x.name === name);
+    if (!p) throw new Error(`no pod ${name} (pods: ${this.pods.map((x) => x.name).join(', ')})`);
+    return p;
+  }
+
+  /** Pods of a workload (Deployment / StatefulSet name). */
+  podsOf(workload: string): Pod[] {
+    return this.pods.filter((p) => p.owner.name === workload);
+  }
+
+  service(name: string, namespace?: string): ServiceInfo {
+    if (namespace) {
+      const s = this.services.get(`${namespace}/${name}`);
+      if (s) return s;
+    } else {
+      const all = [...this.services.values()].filter((s) => s.name === name);
+      if (all.length === 1) return all[0];
+      if (all.length > 1) throw new Error(`Service ${name} exists in several namespaces; pass one`);
+    }
+    throw new Error(`no Service ${name} (services: ${[...this.services.values()].map((s) => s.name).join(', ')})`);
+  }
+
+  /** Addresses /etc/hosts gives for a Service (all selected pods). */
+  addressesOf(serviceName: string): string[] {
+    return this.service(serviceName).pods.map((p) => p.address);
+  }
+
+  /** Pods selected by a Service. */
+  podsOfService(serviceName: string): Pod[] {
+    return this.service(serviceName).pods;
+  }
+
+  /** Port number of a Service port (by name or number; default the only port). */
+  servicePort(serviceName: string, port?: number | string): number {
+    const s = this.service(serviceName);
+    if (port === undefined) {
+      if (s.ports.length !== 1) throw new Error(`Service ${serviceName} has ${s.ports.length} ports; name one`);
+      return s.ports[0].port;
+    }
+    const p = s.ports.find((x) => x.name === port || x.port === port);
+    if (!p) throw new Error(`Service ${serviceName} has no port ${port}`);
+    return p.port;
+  }
+
+  /**
+   * Connects like a client behind kube-proxy: round-robin over the Service's pods whose containers are
+   * running and not frozen (a frozen pod stays an endpoint, as it would until its readiness probe fails,
+   * so pass {includeFrozen: false} to skip them).
+   */
+  async connect(serviceName: string, port?: number | string, opts: ConnectOptions & { includeFrozen?: boolean } = {}): Promise<RedisClient> {
+    const s = this.service(serviceName);
+    const portNum = this.servicePort(serviceName, port);
+    const endpoints = s.pods.filter((p) => p.running && (opts.includeFrozen !== false || !p.containers.some((c) => c.frozen)));
+    if (endpoints.length === 0) throw new ConnectionError(`Service ${serviceName} has no running endpoints`);
+    const i = this.rrIndex.get(s.name) ?? 0;
+    this.rrIndex.set(s.name, i + 1);
+    const pod = endpoints[i % endpoints.length];
+    return RedisClient.connect(pod.address, portNum, opts);
+  }
+
+  exec(pod: Pod | string, argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    return (typeof pod === 'string' ? this.pod(pod) : pod).exec(argv, opts);
+  }
+
+  probe(pod: Pod | string, kind: ProbeKind, opts: { container?: string } = {}): Promise<boolean> {
+    return (typeof pod === 'string' ? this.pod(pod) : pod).probe(kind, opts);
+  }
+
+  /** Recent harness events. */
+  events(lines = 50): string {
+    return this.eventLog.slice(-lines).join('\n');
+  }
+
+  /** Tails of every pod's logs (or the given pods), plus harness events; for failure reports. */
+  dumpLogs(pods: Pod[] = this.pods, lines = 40): string {
+    const parts = [`----- harness events (${this.workDir})\n${this.events(60)}`];
+    for (const p of pods) for (const c of p.containers) parts.push(`----- ${p.name}/${c.name} (${p.address})\n${tail(c.logFile, lines)}`);
+    return parts.join('\n');
+  }
+
+  /** Wraps a test body: on failure prints log tails before rethrowing. */
+  guard<T>(fn: () => Promise<T>, pods?: () => Pod[]): () => Promise<T> {
+    return async () => {
+      try {
+        return await fn();
+      } catch (e) {
+        console.log(`TEST FAILED: ${errText(e)}\n${this.dumpLogs(pods ? pods() : this.pods)}`);
+        throw e;
+      }
+    };
+  }
+
+  /** Every unexpected container exit so far. */
+  unexpectedExits(): string[] {
+    return this.pods.flatMap((p) => p.unexpectedExits.map((x) => `${p.name}/${x.container} code=${x.code} signal=${x.signal} at ${new Date(x.at).toISOString()}`));
+  }
+}
+
+/** kubelet-like fsGroup ownership: group fsGroup, group rw (+x and setgid on dirs), recursively; top dir root:fsGroup. */
+function applyFsGroup(dir: string, gid: number): void {
+  const walk = (p: string, top: boolean): void => {
+    const st = fs.lstatSync(p);
+    if (st.isSymbolicLink()) return;
+    fs.chownSync(p, top ? 0 : st.uid, gid);
+    if (st.isDirectory()) {
+      fs.chmodSync(p, (st.mode & 0o7777) | 0o2770 | (top ? 0o005 : 0));
+      for (const e of fs.readdirSync(p)) walk(path.join(p, e), false);
+    } else {
+      fs.chmodSync(p, (st.mode & 0o7777) | 0o660);
+    }
+  };
+  walk(dir, true);
+}
