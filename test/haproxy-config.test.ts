@@ -1,6 +1,5 @@
-import { spawnSync } from 'child_process';
 import { HaproxyConfValues, renderHaproxyConf } from '../src/haproxy-config';
-import { tempFile } from './util/shell';
+import { tempFile, withLoopbackDns } from './util/shell';
 
 const values: HaproxyConfValues = {
   port: 6379,
@@ -47,10 +46,8 @@ describe('renderHaproxyConf', () => {
 
   test.each([false, true])('passes haproxy -c (auth %s)', (auth) => {
     const path = tempFile('haproxy.cfg', renderHaproxyConf({ ...values, auth }));
-    const r = spawnSync('haproxy', ['-c', '-f', path], {
-      encoding: 'utf8',
-      env: { ...process.env, BIND_ADDRESS: '127.0.0.1', POD_NAMESPACE: 'default', REDIS_PASSWORD: 'x' },
-    });
+    const r = withLoopbackDns(['haproxy', '-c', '-f', path],
+      { ...process.env, BIND_ADDRESS: '127.0.0.1', POD_NAMESPACE: 'default', REDIS_PASSWORD: 'x' });
     expect(r.stderr + r.stdout).toContain('Configuration file is valid');
     expect(r.status).toBe(0);
   });
@@ -66,9 +63,8 @@ describe('renderHaproxyConf read replicas', () => {
 
   test.each([false, true])('passes haproxy -c with read replicas (auth %s)', (auth) => {
     const path = tempFile('haproxy.cfg', renderHaproxyConf({ ...values, auth, readReplicasPort: 6380 }));
-    const r = spawnSync('haproxy', ['-c', '-f', path], {
-      encoding: 'utf8', env: { ...process.env, BIND_ADDRESS: '127.0.0.1', POD_NAMESPACE: 'default', REDIS_PASSWORD: 'x' },
-    });
+    const r = withLoopbackDns(['haproxy', '-c', '-f', path],
+      { ...process.env, BIND_ADDRESS: '127.0.0.1', POD_NAMESPACE: 'default', REDIS_PASSWORD: 'x' });
     expect(r.status).toBe(0);
   });
 });

@@ -1,4 +1,4 @@
-import { spawnSync } from 'child_process';
+import { SpawnSyncReturns, spawnSync } from 'child_process';
 import { mkdtempSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
@@ -20,4 +20,15 @@ export function lintScript(script: string): string {
   const sc = spawnSync('shellcheck', ['-s', 'sh', path], { encoding: 'utf8' });
   if (sc.status !== 0) out.push(`shellcheck (${sc.error ?? sc.status}): ${sc.stdout}${sc.stderr}`);
   return out.join('\n');
+}
+
+/**
+ * Runs a command in its own mount namespace whose /etc/resolv.conf names a
+ * loopback address nothing listens on, so name lookups (e.g. by `haproxy -c`)
+ * fail fast and never leave the machine.
+ */
+export function withLoopbackDns(argv: string[], env: NodeJS.ProcessEnv): SpawnSyncReturns<string> {
+  const resolv = tempFile('resolv.conf', 'nameserver 127.255.255.254\noptions timeout:1 attempts:1\n');
+  return spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c',
+    'mount --bind "$0" /etc/resolv.conf && exec "$@"', resolv, ...argv], { encoding: 'utf8', env, timeout: 30_000 });
 }
