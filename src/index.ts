@@ -7,6 +7,7 @@ export * from './sentinel-proxy';
 export * from './redis-ha';
 export * from './spread';
 export { NetworkPolicyOptions } from './network-policy';
+export { MetricsOptions, DEFAULT_REDIS_EXPORTER_IMAGE } from './metrics';
 export { renderRedisConf, renderRedisEntrypoint, renderRedisProbe, RedisProbeMode } from './redis-config';
 export { renderSentinelConf, renderSentinelEntrypoint, renderSentinelProbe, SentinelProbeMode, sentinelId } from './sentinel-config';
 export { renderHaproxyConf } from './haproxy-config';

@@ -41,18 +41,22 @@ export interface ResolvedResources {
   readonly memoryLimit: Size;
 }
 
-/** Where a component's pods run and as whom. */
-export interface WorkloadSpec {
+/** One container, as the chart runs it. */
+export interface ContainerSpec {
   readonly image: string;
-  /** Runs as this uid and gid (the image's own unprivileged user); volumes are group-owned by it. */
+  /** Runs as this uid and gid (the image's own unprivileged user). */
   readonly uid: number;
-  readonly command: string[];
+  readonly command?: string[];
   readonly env: { [name: string]: kplus.EnvValue };
   readonly ports: { [name: string]: number };
   readonly resources: ResolvedResources;
-  readonly readiness: kplus.Probe;
-  readonly liveness: kplus.Probe;
+  readonly readiness?: kplus.Probe;
+  readonly liveness?: kplus.Probe;
   readonly startup?: kplus.Probe;
+}
+
+/** A component's pods: their main container, and how many run and are replaced. */
+export interface WorkloadSpec extends ContainerSpec {
   readonly replicas: number;
   /** Recreate for pods that own a ReadWriteOnce volume. */
   readonly recreate: boolean;
@@ -62,10 +66,9 @@ export interface WorkloadSpec {
 
 /**
  * A Deployment with this library's deliberate security and scheduling choices
- * instead of cdk8s-plus's generic ones: the image's own non-root uid, read-only
- * root filesystem, no privilege escalation, all capabilities dropped, the
- * runtime's seccomp profile, `IfNotPresent` for pinned images, explicit
- * resources and probes, named ports.
+ * instead of cdk8s-plus's generic ones: the image's own non-root uid (also the
+ * volumes' fsGroup), no service-account token, the runtime's seccomp profile,
+ * and a main container from {@link addSecureContainer}.
  */
 export function secureDeployment(scope: Construct, id: string, spec: WorkloadSpec): kplus.Deployment {
   const deployment = new kplus.Deployment(scope, id, {
@@ -76,13 +79,24 @@ export function secureDeployment(scope: Construct, id: string, spec: WorkloadSpe
     securityContext: { ensureNonRoot: true, user: spec.uid, group: spec.uid, fsGroup: spec.uid },
   });
   for (const [key, value] of Object.entries(spec.labels)) deployment.podMetadata.addLabel(key, value);
-  deployment.addContainer({
-    name: 'main',
+  ApiObject.of(deployment).addJsonPatch(JsonPatch.add('/spec/template/spec/securityContext/seccompProfile', { type: 'RuntimeDefault' }));
+  addSecureContainer(deployment, 'main', spec);
+  return deployment;
+}
+
+/**
+ * Adds a container that runs as `spec.uid` with a read-only root filesystem,
+ * no privilege escalation and no capabilities, `IfNotPresent` for its pinned
+ * image, explicit resources and probes, and named ports.
+ */
+export function addSecureContainer(deployment: kplus.Deployment, name: string, spec: ContainerSpec): kplus.Container {
+  const container = deployment.addContainer({
+    name,
     image: spec.image,
     imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
     command: spec.command,
     envVariables: spec.env,
-    ports: Object.entries(spec.ports).map(([name, number]) => ({ name, number })),
+    ports: Object.entries(spec.ports).map(([portName, number]) => ({ name: portName, number })),
     securityContext: {
       ensureNonRoot: true,
       user: spec.uid,
@@ -102,13 +116,12 @@ export function secureDeployment(scope: Construct, id: string, spec: WorkloadSpe
     liveness: spec.liveness,
     startup: spec.startup,
   });
-  // cdk8s-plus-27 has neither capabilities 'ALL' nor seccomp profiles (restricted Pod Security Standard).
-  const obj = ApiObject.of(deployment);
-  obj.addJsonPatch(
-    JsonPatch.add('/spec/template/spec/containers/0/securityContext/capabilities', { drop: ['ALL'] }),
-    JsonPatch.add('/spec/template/spec/securityContext/seccompProfile', { type: 'RuntimeDefault' }),
+  // cdk8s-plus-27 has no 'ALL' capability (restricted Pod Security Standard).
+  const index = deployment.containers.length - 1;
+  ApiObject.of(deployment).addJsonPatch(
+    JsonPatch.add(`/spec/template/spec/containers/${index}/securityContext/capabilities`, { drop: ['ALL'] }),
   );
-  return deployment;
+  return container;
 }
 
 /** Merges user resources over a component's defaults. */

@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { RedisAuth } from './auth';
 import { addDisruptionBudget } from './disruption-budget';
+import { MetricsOptions, REDIS_EXPORTER_PORT, addMetrics } from './metrics';
 import { NetworkPolicyOptions, addNetworkPolicies } from './network-policy';
 import { kplus } from './plus';
 import { PodComponent, RedisInstance, RedisInstanceOptions } from './redis-instance';
@@ -52,6 +53,11 @@ export interface RedisHaProps {
    * @default - no NetworkPolicy
    */
   readonly networkPolicy?: NetworkPolicyOptions;
+  /**
+   * Prometheus metrics: a redis_exporter sidecar on Redis pods, HAProxy's exporter, and optionally a ServiceMonitor.
+   * @default - no exporter sidecar, no ServiceMonitor
+   */
+  readonly metrics?: MetricsOptions;
 }
 
 /**
@@ -95,7 +101,11 @@ export class RedisHa extends Construct {
       addDisruptionBudget(this, 'SentinelBudget', this.sentinels.podSelector(PodComponent.SENTINEL), { minAvailable: sentinelsNeeded });
       addDisruptionBudget(this, 'ProxyBudget', this.sentinels.podSelector(PodComponent.PROXY), { maxUnavailable: 1 });
     }
-    if (props.networkPolicy) addNetworkPolicies(this, this.sentinels, props.networkPolicy);
+    if (props.metrics) addMetrics(this, this.sentinels, this.proxy, props.metrics);
+    if (props.networkPolicy) {
+      const metricsPorts = props.metrics ? { redis: [REDIS_EXPORTER_PORT], proxy: [] } : undefined;
+      addNetworkPolicies(this, this.sentinels, props.networkPolicy, metricsPorts);
+    }
   }
 
   /** Where applications connect: the proxy's headless Service. */

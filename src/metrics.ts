@@ -1,0 +1,86 @@
+import { ApiObject, Duration, Size } from 'cdk8s';
+import { Construct } from 'constructs';
+import { ComputeResources, addSecureContainer, env, kplus, resolveResources, secretEnv } from './plus';
+import { RedisInstance } from './redis-instance';
+import { SentinelCluster } from './sentinel-cluster';
+import { PROXY_HEALTH_PORT, SentinelProxy } from './sentinel-proxy';
+import { checkDurationMs, checkImage } from './validation';
+
+/** The redis_exporter image of the metrics sidecar. */
+export const DEFAULT_REDIS_EXPORTER_IMAGE = 'oliver006/redis_exporter:v1.62.0';
+/** The uid the exporter image runs as. */
+export const REDIS_EXPORTER_UID = 59000;
+/** The exporter's port on Redis pods and Services. */
+export const REDIS_EXPORTER_PORT = 9121;
+/** The label on every Service that has a `metrics` port. */
+export const METRICS_LABEL = 'redis-ha.cdk8s.io/metrics';
+
+/** Prometheus metrics for Redis (a redis_exporter sidecar) and the proxy (HAProxy's own exporter). */
+export interface MetricsOptions {
+  /**
+   * redis_exporter image; must be pinned.
+   * @default DEFAULT_REDIS_EXPORTER_IMAGE
+   */
+  readonly exporterImage?: string;
+  /**
+   * CPU and memory of each exporter sidecar.
+   * @default - requests 10m CPU and 16Mi, limits 100m CPU and 64Mi
+   */
+  readonly exporterResources?: ComputeResources;
+  /**
+   * Also create a prometheus-operator `ServiceMonitor` (monitoring.coreos.com/v1) for the
+   * Redis and proxy Services; needs the operator's CRDs in the cluster.
+   * @default false
+   */
+  readonly serviceMonitor?: boolean;
+  /**
+   * Scrape interval of the ServiceMonitor.
+   * @default Duration.seconds(30)
+   */
+  readonly interval?: Duration;
+}
+
+/**
+ * Adds an exporter sidecar to every Redis pod, a `metrics` port to every
+ * Redis Service and to the proxy Service (HAProxy's `/metrics` on its health
+ * port), and optionally a ServiceMonitor selecting them.
+ */
+export function addMetrics(scope: Construct, sentinels: SentinelCluster, proxy: SentinelProxy, options: MetricsOptions): void {
+  const image = checkImage(scope, 'metrics.exporterImage', options.exporterImage ?? DEFAULT_REDIS_EXPORTER_IMAGE);
+  const intervalMs = checkDurationMs(scope, 'metrics.interval', options.interval ?? Duration.seconds(30));
+  const resources = resolveResources(
+    { cpuRequestMillis: 10, cpuLimitMillis: 100, memoryRequest: Size.mebibytes(16), memoryLimit: Size.mebibytes(64) },
+    options.exporterResources,
+  );
+  const labelled = (service: kplus.Service, port: number) => {
+    service.bind(port, { name: 'metrics', targetPort: port });
+    service.metadata.addLabel(METRICS_LABEL, 'true');
+    for (const [k, v] of Object.entries(sentinels.groupLabels)) service.metadata.addLabel(k, v);
+  };
+  sentinels.instances.forEach((instance: RedisInstance, i) => {
+    addSecureContainer(instance.deployment, 'exporter', {
+      image,
+      uid: REDIS_EXPORTER_UID,
+      env: {
+        REDIS_ADDR: env(`redis://localhost:${instance.port}`),
+        ...(instance.auth ? { REDIS_PASSWORD: secretEnv(instance, `ExporterPassword${i}`, instance.auth.secretName, instance.auth.key) } : {}),
+      },
+      ports: { metrics: REDIS_EXPORTER_PORT },
+      resources,
+      liveness: kplus.Probe.fromHttpGet('/health', { port: REDIS_EXPORTER_PORT, periodSeconds: Duration.seconds(10) }),
+    });
+    labelled(instance.service, REDIS_EXPORTER_PORT);
+  });
+  labelled(proxy.service, PROXY_HEALTH_PORT);
+
+  if (options.serviceMonitor) {
+    new ApiObject(scope, 'ServiceMonitor', {
+      apiVersion: 'monitoring.coreos.com/v1',
+      kind: 'ServiceMonitor',
+      spec: {
+        selector: { matchLabels: { ...sentinels.groupLabels, [METRICS_LABEL]: 'true' } },
+        endpoints: [{ port: 'metrics', path: '/metrics', interval: `${Math.max(1, Math.round(intervalMs / 1000))}s` }],
+      },
+    });
+  }
+}
