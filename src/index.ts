@@ -8,6 +8,6 @@ export * from './redis-ha';
 export * from './spread';
 export { NetworkPolicyOptions } from './network-policy';
 export { MetricsOptions, DEFAULT_REDIS_EXPORTER_IMAGE } from './metrics';
-export { renderRedisConf, renderRedisEntrypoint, renderRedisProbe, RedisProbeMode } from './redis-config';
+export { renderRedisConf, renderRedisEntrypoint, renderRedisPreStop, renderRedisProbe, RedisProbeMode } from './redis-config';
 export { renderSentinelConf, renderSentinelEntrypoint, renderSentinelProbe, SentinelProbeMode, sentinelId } from './sentinel-config';
 export { renderHaproxyConf } from './haproxy-config';

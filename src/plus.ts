@@ -53,6 +53,8 @@ export interface ContainerSpec {
   readonly readiness?: kplus.Probe;
   readonly liveness?: kplus.Probe;
   readonly startup?: kplus.Probe;
+  /** A command kubelet runs before stopping the container. */
+  readonly preStop?: string[];
 }
 
 /** A component's pods: their main container, and how many run and are replaced. */
@@ -115,6 +117,7 @@ export function addSecureContainer(deployment: kplus.Deployment, name: string, s
     readiness: spec.readiness,
     liveness: spec.liveness,
     startup: spec.startup,
+    lifecycle: spec.preStop ? { preStop: kplus.Handler.fromCommand(spec.preStop) } : undefined,
   });
   // cdk8s-plus-27 has no 'ALL' capability (restricted Pod Security Standard).
   const index = deployment.containers.length - 1;

@@ -162,3 +162,42 @@ case "\${1:-}" in
 esac
 `;
 }
+
+/**
+ * The preStop hook of a Redis container. When this instance is master it
+ * pauses writes (so the replicas catch up and no write lands after the
+ * promotion), asks the sentinels to fail over, and waits, bounded by
+ * `PRESTOP_WAIT_SECONDS`, until they name another master.
+ */
+export function renderRedisPreStop(): string {
+  return `${SCRIPT_HEADER}# Hands the master role over before this pod stops.
+${logFn('redis-prestop')}
+${LOCAL_HOST_FN}
+${CLI_AUTH}
+cli() { timeout 3 redis-cli -h "$(local_host)" -p "$REDIS_PORT" "$@"; }
+named_master() {
+  for s in \${SENTINEL_HOSTS:-}; do
+    m=$(timeout 3 redis-cli -h "$s" -p "$SENTINEL_PORT" --raw SENTINEL get-master-addr-by-name "$MASTER_NAME" 2>/dev/null | head -n 1) || continue
+    if [ -n "$m" ]; then echo "$m"; return 0; fi
+  done
+}
+
+[ -n "\${SENTINEL_HOSTS:-}" ] || exit 0
+case "$(cli info replication 2>/dev/null)" in *role:master*) ;; *) exit 0 ;; esac
+wait_s=\${PRESTOP_WAIT_SECONDS:-20}
+log "master is stopping: pausing writes and asking the sentinels to fail over"
+cli client pause "$(( wait_s * 1000 ))" write >/dev/null || true
+asked=""
+for s in $SENTINEL_HOSTS; do
+  if [ "$(timeout 3 redis-cli -h "$s" -p "$SENTINEL_PORT" SENTINEL FAILOVER "$MASTER_NAME" 2>/dev/null)" = OK ]; then asked="$s"; break; fi
+done
+if [ -z "$asked" ]; then log "no sentinel accepted the failover; stopping as master"; cli client unpause >/dev/null || true; exit 0; fi
+deadline=$(( $(date +%s) + wait_s ))
+while [ "$(date +%s)" -lt "$deadline" ]; do
+  m=$(named_master)
+  if [ -n "$m" ] && [ "$m" != "$ANNOUNCE_HOST" ]; then log "sentinels now name $m as master; stopping"; exit 0; fi
+  sleep 0.2
+done
+log "no new master within \${wait_s}s; stopping anyway"
+`;
+}

@@ -71,3 +71,18 @@ describe('quoteConfValue', () => {
     expect(quoteConfValue('a "b" \\c')).toBe('"a \\"b\\" \\\\c"');
   });
 });
+
+describe('renderRedisPreStop', () => {
+  const { renderRedisPreStop } = require('../src/redis-config');
+  const script: string = renderRedisPreStop();
+  test('passes sh -n and shellcheck', () => {
+    expect(lintScript(script)).toBe('');
+  });
+  test('acts only on a master with sentinels: pause writes, SENTINEL FAILOVER, bounded wait for another master', () => {
+    expect(script).toContain('*role:master*) ;; *) exit 0 ;;');
+    expect(script).toContain('client pause "$(( wait_s * 1000 ))" write');
+    expect(script).toContain('SENTINEL FAILOVER "$MASTER_NAME"');
+    expect(script).toContain('[ "$m" != "$ANNOUNCE_HOST" ]');
+    expect(script).toContain('while [ "$(date +%s)" -lt "$deadline" ]');
+  });
+});

@@ -132,3 +132,23 @@ describe('RedisInstance extraConfig', () => {
       .toThrow(/extraConfig\["Max Memory"\] \("Max Memory"\) must be a redis.conf directive name/);
   });
 });
+
+describe('RedisInstance failoverOnShutdown', () => {
+  test('on by default: a preStop hook with a wait bounded by the grace period', () => {
+    const objects = synth((c) => new RedisInstance(c, 'Redis', { terminationGracePeriod: Duration.seconds(40) }));
+    const [deployment] = ofKind(objects, 'Deployment');
+    const container = deployment.spec.template.spec.containers[0];
+    expect(container.lifecycle.preStop.exec.command).toEqual(['sh', '/opt/redis-ha/prestop.sh']);
+    expect(deployment.spec.template.spec.terminationGracePeriodSeconds).toBe(40);
+    expect(envOf(deployment).PRESTOP_WAIT_SECONDS).toBe('30');
+    expect(ofKind(objects, 'ConfigMap')[0].data['prestop.sh']).toContain('SENTINEL FAILOVER');
+  });
+  test('can be turned off', () => {
+    const [deployment] = ofKind(synth((c) => new RedisInstance(c, 'Redis', { failoverOnShutdown: false })), 'Deployment');
+    expect(deployment.spec.template.spec.containers[0].lifecycle).toBeUndefined();
+  });
+  test('fails when the grace period is too short for the handover', () => {
+    expect(() => synth((c) => new RedisInstance(c, 'Redis', { terminationGracePeriod: Duration.seconds(5) })))
+      .toThrow(/terminationGracePeriod \("5000ms"\) must be at least 15s/);
+  });
+});
