@@ -36,6 +36,15 @@ export interface HaproxyConfValues {
   readonly clientTimeoutSeconds: number;
   /** When set, a second listener on this port balances reads over replicas whose link to the master is up. */
   readonly readReplicasPort?: number;
+  /** When set, clients, Redis and sentinels are reached over TLS only. */
+  readonly tls?: HaproxyTls;
+}
+
+/** TLS files as mounted in the proxy pod. */
+export interface HaproxyTls {
+  /** Certificate with its key beside it as `<cert>.key`. */
+  readonly cert: string;
+  readonly ca: string;
 }
 
 // RESP, so the password may hold any byte; its length is computed at check time.
@@ -56,6 +65,8 @@ function serverName(i: number): string {
  */
 export function renderHaproxyConf(v: HaproxyConfValues): string {
   const auth = v.auth ? AUTH_CHECK : [];
+  const bindTls = v.tls ? ` ssl crt ${v.tls.cert}` : '';
+  const serverTls = v.tls ? ` ssl verify required ca-file ${v.tls.ca} crt ${v.tls.cert} check-ssl` : '';
   const inter = `${v.checkIntervalMilliseconds}ms`;
   const acls = v.redis.map((_, i) => [
     `  acl ${serverName(i)}-up srv_is_up(redis-master/${serverName(i)})`,
@@ -88,7 +99,7 @@ export function renderHaproxyConf(v: HaproxyConfValues): string {
     '  hold other 30s',
     '',
     'frontend redis',
-    `  bind "\${BIND_ADDRESS}:${v.port}"`,
+    `  bind "\${BIND_ADDRESS}:${v.port}"${bindTls}`,
     ...acls,
     '  tcp-request content reject unless ' + anyMaster,
     '  default_backend redis-master',
@@ -115,14 +126,14 @@ export function renderHaproxyConf(v: HaproxyConfValues): string {
     ...acls,
     ...v.redis.map((_, i) => `  use-server ${serverName(i)} if ${serverName(i)}-up ${serverName(i)}-named`),
     ...v.redis.map((r, i) =>
-      `  server ${serverName(i)} "${r.host}${v.addressSuffix}:${r.port}" weight 0 check inter ${inter} fall 1 rise 1 on-marked-down shutdown-sessions`),
+      `  server ${serverName(i)} "${r.host}${v.addressSuffix}:${r.port}" weight 0${serverTls} check inter ${inter} fall 1 rise 1 on-marked-down shutdown-sessions`),
   ];
   if (v.readReplicasPort !== undefined) {
     lines.push(
       '',
       '# Reads only: replicas in sync with a master; no fallback to the master.',
       'frontend redis-replicas',
-      `  bind "\${BIND_ADDRESS}:${v.readReplicasPort}"`,
+      `  bind "\${BIND_ADDRESS}:${v.readReplicasPort}"${bindTls}`,
       '  default_backend redis-replicas',
       '',
       'backend redis-replicas',
@@ -133,7 +144,7 @@ export function renderHaproxyConf(v: HaproxyConfValues): string {
       '  tcp-check send "INFO replication\\r\\nQUIT\\r\\n"',
       '  tcp-check expect string master_link_status:up',
       ...v.redis.map((r, i) =>
-        `  server ${serverName(i)} "${r.host}${v.addressSuffix}:${r.port}" check inter ${inter} fall 1 rise 1 on-marked-down shutdown-sessions`),
+        `  server ${serverName(i)} "${r.host}${v.addressSuffix}:${r.port}"${serverTls} check inter ${inter} fall 1 rise 1 on-marked-down shutdown-sessions`),
     );
   }
   v.redis.forEach((r, i) => {
@@ -146,7 +157,7 @@ export function renderHaproxyConf(v: HaproxyConfValues): string {
       ...auth,
       `  tcp-check send "SENTINEL get-master-addr-by-name ${v.masterName}\\r\\nQUIT\\r\\n"`,
       `  tcp-check expect string "\\r\\n${r.host}\\r\\n\\$${String(r.port).length}\\r\\n${r.port}\\r\\n"`,
-      ...v.sentinels.map((s, j) => `  server sentinel-${j} "${s.host}${v.addressSuffix}:${s.port}" check inter ${inter} fall 1 rise 1`),
+      ...v.sentinels.map((s, j) => `  server sentinel-${j} "${s.host}${v.addressSuffix}:${s.port}"${serverTls} check inter ${inter} fall 1 rise 1`),
     );
   });
   lines.push('');

@@ -1,4 +1,5 @@
 export * from './auth';
+export { RedisTls, TlsSecretKeys } from './tls';
 export * from './persistence';
 export { ComputeResources } from './plus';
 export * from './redis-instance';

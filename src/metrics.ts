@@ -2,6 +2,7 @@ import { ApiObject, Duration, Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import { ComputeResources, addSecureContainer, env, kplus, resolveResources, secretEnv } from './plus';
 import { RedisInstance } from './redis-instance';
+import { TLS_DIR, TLS_FILES } from './tls';
 import { SentinelCluster } from './sentinel-cluster';
 import { PROXY_HEALTH_PORT, SentinelProxy } from './sentinel-proxy';
 import { checkDurationMs, checkImage } from './validation';
@@ -58,17 +59,25 @@ export function addMetrics(scope: Construct, sentinels: SentinelCluster, proxy: 
     for (const [k, v] of Object.entries(sentinels.groupLabels)) service.metadata.addLabel(k, v);
   };
   sentinels.instances.forEach((instance: RedisInstance, i) => {
-    addSecureContainer(instance.deployment, 'exporter', {
+    const exporter = addSecureContainer(instance.deployment, 'exporter', {
       image,
       uid: REDIS_EXPORTER_UID,
       env: {
-        REDIS_ADDR: env(`redis://localhost:${instance.port}`),
+        REDIS_ADDR: env(`${instance.tls ? 'rediss' : 'redis'}://localhost:${instance.port}`),
+        ...(instance.tls ? {
+          REDIS_EXPORTER_TLS_CA_CERT_FILE: env(TLS_FILES.ca),
+          REDIS_EXPORTER_TLS_CLIENT_CERT_FILE: env(TLS_FILES.cert),
+          REDIS_EXPORTER_TLS_CLIENT_KEY_FILE: env(TLS_FILES.key),
+        } : {}),
         ...(instance.auth ? { REDIS_PASSWORD: secretEnv(instance, `ExporterPassword${i}`, instance.auth.secretName, instance.auth.key) } : {}),
       },
       ports: { metrics: REDIS_EXPORTER_PORT },
       resources,
       liveness: kplus.Probe.fromHttpGet('/health', { port: REDIS_EXPORTER_PORT, periodSeconds: Duration.seconds(10) }),
     });
+    // The TLS volume already belongs to the pod; the exporter reads it through the pod's fsGroup.
+    const tlsVolume = instance.deployment.containers[0].mounts.find((m) => m.path === TLS_DIR);
+    if (tlsVolume) exporter.mount(TLS_DIR, tlsVolume.volume, { readOnly: true });
     labelled(instance.service, REDIS_EXPORTER_PORT);
   });
   labelled(proxy.service, PROXY_HEALTH_PORT);

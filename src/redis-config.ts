@@ -1,4 +1,4 @@
-import { CLI_AUTH, CONF_QUOTE_FN, LOCAL_HOST_FN, SCRIPT_HEADER, logFn } from './shell';
+import { CLI_AUTH, REDIS_CLI, CONF_QUOTE_FN, LOCAL_HOST_FN, SCRIPT_HEADER, logFn } from './shell';
 
 /** Where the pieces of a Redis pod live inside the container. */
 export const REDIS_PATHS = {
@@ -20,6 +20,30 @@ export interface RedisConfValues {
   readonly minReplicasMaxLagSeconds: number;
   /** Extra directives, already validated against {@link CHART_OWNED_DIRECTIVES}. */
   readonly extra?: { [directive: string]: string };
+  /** TLS files; when set, the plain port is closed and replication uses TLS. */
+  readonly tls?: TlsPaths;
+}
+
+/** TLS files as mounted in a pod. */
+export interface TlsPaths {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string;
+}
+
+/** TLS directives for a server (Redis or sentinel) listening on `port`. */
+export function renderTlsDirectives(port: number, tls: TlsPaths): string[] {
+  return [
+    'port 0',
+    `tls-port ${port}`,
+    `tls-cert-file ${tls.cert}`,
+    `tls-key-file ${tls.key}`,
+    `tls-ca-cert-file ${tls.ca}`,
+    'tls-replication yes',
+    'tls-cluster no',
+    // Clients need only trust the CA; the chart's own components present certificates anyway.
+    'tls-auth-clients optional',
+  ];
 }
 
 /**
@@ -43,7 +67,7 @@ export function quoteConfValue(value: string): string {
 /** The static redis.conf: everything that does not depend on the current master or on secrets. */
 export function renderRedisConf(v: RedisConfValues): string {
   return [
-    `port ${v.port}`,
+    ...(v.tls ? renderTlsDirectives(v.port, v.tls) : [`port ${v.port}`]),
     `dir ${REDIS_PATHS.data}`,
     // Auth (when on) comes from the generated file; without it the pod network is the boundary.
     'protected-mode no',
@@ -77,7 +101,7 @@ ${CLI_AUTH}
 # Prints "HOST PORT" named by most answering sentinels, or nothing.
 ask_sentinels() {
   for s in \${SENTINEL_HOSTS:-}; do
-    a=$(timeout 3 redis-cli -h "$s" -p "$SENTINEL_PORT" --raw SENTINEL get-master-addr-by-name "$MASTER_NAME" 2>/dev/null | tr '\\n' ' ') || continue
+    a=$(timeout 3 ${REDIS_CLI} -h "$s" -p "$SENTINEL_PORT" --raw SENTINEL get-master-addr-by-name "$MASTER_NAME" 2>/dev/null | tr '\\n' ' ') || continue
     set -- $a
     if [ "$#" -eq 2 ] && [ -n "$1" ] && [ "$2" -eq "$2" ] 2>/dev/null; then echo "$1 $2"; fi
   done | sort | uniq -c | sort -rn | awk 'NR == 1 { print $2, $3 }'
@@ -148,7 +172,7 @@ export enum RedisProbeMode {
 export function renderRedisProbe(): string {
   return `${SCRIPT_HEADER}${LOCAL_HOST_FN}
 ${CLI_AUTH}
-cli() { timeout 5 redis-cli -h "$(local_host)" -p "$REDIS_PORT" "$@"; }
+cli() { timeout 5 ${REDIS_CLI} -h "$(local_host)" -p "$REDIS_PORT" "$@"; }
 case "\${1:-}" in
   ${RedisProbeMode.READINESS})
     info=$(cli info replication)
@@ -174,10 +198,10 @@ export function renderRedisPreStop(): string {
 ${logFn('redis-prestop')}
 ${LOCAL_HOST_FN}
 ${CLI_AUTH}
-cli() { timeout 3 redis-cli -h "$(local_host)" -p "$REDIS_PORT" "$@"; }
+cli() { timeout 3 ${REDIS_CLI} -h "$(local_host)" -p "$REDIS_PORT" "$@"; }
 named_master() {
   for s in \${SENTINEL_HOSTS:-}; do
-    m=$(timeout 3 redis-cli -h "$s" -p "$SENTINEL_PORT" --raw SENTINEL get-master-addr-by-name "$MASTER_NAME" 2>/dev/null | head -n 1) || continue
+    m=$(timeout 3 ${REDIS_CLI} -h "$s" -p "$SENTINEL_PORT" --raw SENTINEL get-master-addr-by-name "$MASTER_NAME" 2>/dev/null | head -n 1) || continue
     if [ -n "$m" ]; then echo "$m"; return 0; fi
   done
 }
@@ -189,7 +213,7 @@ log "master is stopping: pausing writes and asking the sentinels to fail over"
 cli client pause "$(( wait_s * 1000 ))" write >/dev/null || true
 asked=""
 for s in $SENTINEL_HOSTS; do
-  if [ "$(timeout 3 redis-cli -h "$s" -p "$SENTINEL_PORT" SENTINEL FAILOVER "$MASTER_NAME" 2>/dev/null)" = OK ]; then asked="$s"; break; fi
+  if [ "$(timeout 3 ${REDIS_CLI} -h "$s" -p "$SENTINEL_PORT" SENTINEL FAILOVER "$MASTER_NAME" 2>/dev/null)" = OK ]; then asked="$s"; break; fi
 done
 if [ -z "$asked" ]; then log "no sentinel accepted the failover; stopping as master"; cli client unpause >/dev/null || true; exit 0; fi
 deadline=$(( $(date +%s) + wait_s ))

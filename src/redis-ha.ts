@@ -1,5 +1,6 @@
 import { Construct } from 'constructs';
 import { RedisAuth } from './auth';
+import { RedisTls } from './tls';
 import { addDisruptionBudget } from './disruption-budget';
 import { MetricsOptions, REDIS_EXPORTER_PORT, addMetrics } from './metrics';
 import { NetworkPolicyOptions, addNetworkPolicies } from './network-policy';
@@ -37,6 +38,12 @@ export interface RedisHaProps {
    * @default - no authentication
    */
   readonly auth?: RedisAuth;
+  /**
+   * TLS on every hop (clients to proxy, proxy and sentinels to Redis, replication,
+   * sentinel to sentinel) from an existing Secret; plain-text ports are closed.
+   * @default - plain TCP
+   */
+  readonly tls?: RedisTls;
   /**
    * PodDisruptionBudgets so node drains evict one Redis at a time, keep
    * max(quorum, majority) sentinels up and one proxy serving.
@@ -78,10 +85,10 @@ export class RedisHa extends Construct {
     const count = checkInt(this, 'instances', props.instances ?? 3, 1);
     const redis: RedisInstanceOptions = { minReplicasToWrite: count > 1 ? 1 : 0, ...props.redis };
 
-    const master = new RedisInstance(this, 'Redis1', { ...redis, auth: props.auth });
+    const master = new RedisInstance(this, 'Redis1', { ...redis, auth: props.auth, tls: props.tls });
     this.instances = [master];
     for (let i = 2; i <= count; i++) {
-      this.instances.push(new RedisInstance(this, `Redis${i}`, { ...redis, auth: props.auth, replicaOf: master }));
+      this.instances.push(new RedisInstance(this, `Redis${i}`, { ...redis, auth: props.auth, tls: props.tls, replicaOf: master }));
     }
     this.sentinels = new SentinelCluster(this, 'Sentinels', { ...props.sentinel, instances: this.instances });
     this.proxy = new SentinelProxy(this, 'Proxy', { ...props.proxy, sentinels: this.sentinels });

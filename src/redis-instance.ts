@@ -1,6 +1,7 @@
 import { Duration, Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import { RedisAuth } from './auth';
+import { RedisTls, TLS_FILES } from './tls';
 import { Persistence } from './persistence';
 import { ComputeResources, env, kplus, mountConfigAndData, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
 import { CHART_OWNED_DIRECTIVES, REDIS_PATHS, RedisProbeMode, renderRedisConf, renderRedisEntrypoint, renderRedisPreStop, renderRedisProbe } from './redis-config';
@@ -88,6 +89,11 @@ export interface RedisInstanceProps extends RedisInstanceOptions {
    * @default - no authentication
    */
   readonly auth?: RedisAuth;
+  /**
+   * TLS for clients and replication; the plain-text port is closed.
+   * @default - plain TCP
+   */
+  readonly tls?: RedisTls;
 }
 
 /** The label naming a pod's role in the chart. */
@@ -130,6 +136,8 @@ export class RedisInstance extends Construct {
   public readonly replicaOf?: RedisInstance;
   /** The password reference, if authentication is on. */
   public readonly auth?: RedisAuth;
+  /** The TLS Secret reference, if TLS is on. */
+  public readonly tls?: RedisTls;
   /** The Deployment running the pod. */
   public readonly deployment: kplus.Deployment;
   /** The instance's ClusterIP Service. */
@@ -151,8 +159,10 @@ export class RedisInstance extends Construct {
     const graceMs = checkDurationMs(this, 'terminationGracePeriod', props.terminationGracePeriod ?? Duration.seconds(30));
     if (graceMs < 15_000) fail(this, 'terminationGracePeriod', `${graceMs}ms`, 'must be at least 15s: the preStop failover and the AOF flush need time');
     const failoverOnShutdown = props.failoverOnShutdown ?? true;
+    props.tls?._validate(this);
     this.replicaOf = props.replicaOf;
     this.auth = props.auth;
+    this.tls = props.tls;
 
     this.service = new kplus.Service(this, 'Service', {
       ports: [{ name: 'redis', port: REDIS_PORT, targetPort: REDIS_PORT }],
@@ -169,6 +179,7 @@ export class RedisInstance extends Construct {
           minReplicasToWrite,
           minReplicasMaxLagSeconds: Math.max(1, Math.round(maxLagMs / 1000)),
           extra,
+          tls: this.tls ? TLS_FILES : undefined,
         }),
         'entrypoint.sh': renderRedisEntrypoint(),
         'probe.sh': renderRedisProbe(),
@@ -189,6 +200,7 @@ export class RedisInstance extends Construct {
         ...(failoverOnShutdown ? { PRESTOP_WAIT_SECONDS: env(Math.floor(graceMs / 1000) - 10) } : {}),
         ...(this.replicaOf ? { INITIAL_MASTER_HOST: env(this.replicaOf.host), INITIAL_MASTER_PORT: env(this.replicaOf.port) } : {}),
         ...(this.auth ? { REDIS_PASSWORD: secretEnv(this, 'Password', this.auth.secretName, this.auth.key) } : {}),
+        ...(this.tls ? { TLS_ARGS: env(this.tls._cliArgs()) } : {}),
       },
       ports: { redis: REDIS_PORT },
       resources: resolveResources(
@@ -212,6 +224,7 @@ export class RedisInstance extends Construct {
       medium: kplus.EmptyDirMedium.MEMORY,
       sizeLimit: Size.mebibytes(1),
     }));
+    this.tls?._mount(this, this.container, false);
   }
 
   /**

@@ -1,6 +1,7 @@
 import { Duration, Names, Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import { RedisAuth } from './auth';
+import { RedisTls, TLS_FILES } from './tls';
 import { Persistence } from './persistence';
 import { ComputeResources, env, kplus, mountConfigAndData, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
 import { COMPONENT_LABEL, DEFAULT_REDIS_IMAGE, NAME_LABEL, PodComponent, REDIS_UID, RedisInstance } from './redis-instance';
@@ -92,6 +93,8 @@ export class SentinelCluster extends Construct {
   public readonly sentinelHosts: string[];
   /** The password reference shared with the instances, if any. */
   public readonly auth?: RedisAuth;
+  /** The TLS Secret reference shared with the instances, if any. */
+  public readonly tls?: RedisTls;
   /** The sentinels' Deployments, in order. */
   public readonly deployments: kplus.Deployment[] = [];
   /** Labels every pod of this group carries: its Redis instances, sentinels and proxy. */
@@ -116,7 +119,10 @@ export class SentinelCluster extends Construct {
     const master = masters[0];
     const auths = new Set(props.instances.map((i) => (i.auth ? `${i.auth.secretName}/${i.auth.key}` : 'none')));
     if (auths.size > 1) fail(this, 'instances', [...auths], 'must share one auth setting');
+    const tlss = new Set(props.instances.map((i) => (i.tls ? i.tls.secretName : 'none')));
+    if (tlss.size > 1) fail(this, 'instances', [...tlss], 'must share one TLS setting');
     this.auth = master.auth;
+    this.tls = master.tls;
 
     const template = renderSentinelConf({
       port: SENTINEL_PORT,
@@ -124,6 +130,7 @@ export class SentinelCluster extends Construct {
       downAfterMilliseconds: downAfterMs,
       failoverTimeoutMilliseconds: failoverMs,
       parallelSyncs,
+      tls: this.tls ? TLS_FILES : undefined,
     });
     const config = new kplus.ConfigMap(this, 'Config', {
       data: {
@@ -165,6 +172,7 @@ export class SentinelCluster extends Construct {
           INITIAL_MASTER_HOST: env(master.host),
           INITIAL_MASTER_PORT: env(master.port),
           ...(password ? { REDIS_PASSWORD: password } : {}),
+          ...(this.tls ? { TLS_ARGS: env(this.tls._cliArgs()) } : {}),
         },
         ports: { sentinel: SENTINEL_PORT },
         resources,
@@ -176,6 +184,7 @@ export class SentinelCluster extends Construct {
       });
       service.select(deployment);
       mountConfigAndData(sentinel, deployment.containers[0], config, claim, SENTINEL_PATHS);
+      this.tls?._mount(sentinel, deployment.containers[0], false);
       this.sentinelHosts.push(service.name);
       this.deployments.push(deployment);
     }

@@ -1,5 +1,6 @@
 import { createHash } from 'crypto';
-import { CLI_AUTH, CONF_QUOTE_FN, LOCAL_HOST_FN, SCRIPT_HEADER, logFn } from './shell';
+import { TlsPaths, renderTlsDirectives } from './redis-config';
+import { CLI_AUTH, REDIS_CLI, CONF_QUOTE_FN, LOCAL_HOST_FN, SCRIPT_HEADER, logFn } from './shell';
 
 /** Where the pieces of a sentinel pod live inside the container. */
 export const SENTINEL_PATHS = {
@@ -16,6 +17,8 @@ export interface SentinelConfValues {
   readonly downAfterMilliseconds: number;
   readonly failoverTimeoutMilliseconds: number;
   readonly parallelSyncs: number;
+  /** TLS files; when set, the sentinel listens and connects over TLS only. */
+  readonly tls?: TlsPaths;
 }
 
 /** The two static halves of sentinel.conf; the entrypoint writes the `sentinel monitor` line between them. */
@@ -29,7 +32,7 @@ export interface SentinelConfTemplate {
 /** Renders the chart-owned parts of sentinel.conf. */
 export function renderSentinelConf(v: SentinelConfValues): SentinelConfTemplate {
   const global = [
-    `port ${v.port}`,
+    ...(v.tls ? renderTlsDirectives(v.port, v.tls) : [`port ${v.port}`]),
     `dir ${SENTINEL_PATHS.data}`,
     'protected-mode no',
     // Pod IPs change on every restart; names stay (see redis/redis#9103).
@@ -119,7 +122,7 @@ export enum SentinelProbeMode {
 export function renderSentinelProbe(): string {
   return `${SCRIPT_HEADER}${LOCAL_HOST_FN}
 ${CLI_AUTH}
-cli() { timeout 5 redis-cli -h "$(local_host)" -p "$SENTINEL_PORT" "$@"; }
+cli() { timeout 5 ${REDIS_CLI} -h "$(local_host)" -p "$SENTINEL_PORT" "$@"; }
 case "\${1:-}" in
   ${SentinelProbeMode.READINESS})
     set -- $(cli --raw SENTINEL get-master-addr-by-name "$MASTER_NAME" | tr '\\n' ' ')

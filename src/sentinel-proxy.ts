@@ -1,6 +1,7 @@
 import { Duration, Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import { HAPROXY_PATHS, renderHaproxyConf } from './haproxy-config';
+import { TLS_FILES } from './tls';
 import { ComputeResources, env, kplus, namespaceEnv, resolveResources, secretEnv, secureDeployment } from './plus';
 import { NAME_LABEL, PodComponent, REDIS_PORT } from './redis-instance';
 import { SentinelCluster } from './sentinel-cluster';
@@ -121,6 +122,7 @@ export class SentinelProxy extends Construct {
           threads,
           clientTimeoutSeconds: Math.max(1, Math.round(clientTimeoutMs / 1000)),
           readReplicasPort: props.readReplicas ? PROXY_READ_REPLICAS_PORT : undefined,
+          tls: sentinels.tls ? { cert: TLS_FILES.haproxyCert, ca: TLS_FILES.ca } : undefined,
         }),
       },
     });
@@ -161,6 +163,7 @@ export class SentinelProxy extends Construct {
       kplus.Volume.fromConfigMap(this, 'ConfigVolume', config, { name: 'config', defaultMode: 0o444 }),
       { readOnly: true },
     );
+    sentinels.tls?._mount(this, this.deployment.containers[0], true);
 
     this.service = new kplus.Service(this, 'Service', {
       metadata: props.serviceName ? { name: props.serviceName } : undefined,

@@ -51,3 +51,9 @@ export const LOCAL_HOST_FN = [
  * the chart passes a password.
  */
 export const CLI_AUTH = 'if [ -n "${REDIS_PASSWORD:-}" ]; then export REDISCLI_AUTH="$REDIS_PASSWORD"; fi';
+
+/**
+ * How scripts call redis-cli: with the TLS options the chart passes in
+ * `$TLS_ARGS` (word-split on purpose; globbing is off) when TLS is on.
+ */
+export const REDIS_CLI = 'redis-cli ${TLS_ARGS:-}';

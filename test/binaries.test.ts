@@ -5,6 +5,7 @@ import { join } from 'path';
 import { renderRedisConf } from '../src/redis-config';
 import { renderSentinelConf } from '../src/sentinel-config';
 import { CONF_QUOTE_FN } from '../src/shell';
+import { makeCerts } from './util/certs';
 
 // The rendered configs, run by the real binaries on loopback (never 127.0.0.1:6379).
 const HOST = '127.0.77.1';
@@ -72,4 +73,20 @@ test('redis-sentinel runs the rendered templates around a monitor line', async (
   expect(field('down-after-milliseconds')).toBe('2000');
   expect(field('failover-timeout')).toBe('6000');
   expect(field('quorum')).toBe('2');
+});
+
+test('redis-server with the rendered TLS directives serves TLS only, replication included', async () => {
+  const certs = makeCerts(['redis-1'], [HOST]);
+  const dir = mkdtempSync(join(tmpdir(), 'redis-tls-'));
+  const tls = { cert: join(certs.dir, 'tls.crt'), key: join(certs.dir, 'tls.key'), ca: join(certs.dir, 'ca.crt') };
+  writeFileSync(join(dir, 'redis.conf'), renderRedisConf({
+    port: 16381, announceHost: 'redis-1', appendOnly: false, minReplicasToWrite: 0, minReplicasMaxLagSeconds: 10, tls,
+  }));
+  writeFileSync(join(dir, 'run.conf'), `include ${dir}/redis.conf\nbind ${HOST}\ndir ${dir}\n`);
+  start('redis-server', [join(dir, 'run.conf')]);
+  const tlsArgs = ['--tls', '--cacert', tls.ca, '--cert', tls.cert, '--key', tls.key];
+  await waitFor('PONG over TLS', () => cli(16381, [...tlsArgs, 'ping']) === 'PONG');
+  expect(cli(16381, ['--tls', '--cacert', tls.ca, 'ping'])).toBe('PONG'); // tls-auth-clients optional
+  expect(cli(16381, ['ping'])).not.toBe('PONG'); // plain text refused
+  expect(cli(16381, [...tlsArgs, 'config', 'get', 'tls-replication'])).toBe('tls-replication\nyes');
 });

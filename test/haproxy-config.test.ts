@@ -1,4 +1,7 @@
 import { HaproxyConfValues, renderHaproxyConf } from '../src/haproxy-config';
+import { copyFileSync } from 'fs';
+import { join } from 'path';
+import { makeCerts } from './util/certs';
 import { tempFile, withLoopbackDns } from './util/shell';
 
 const values: HaproxyConfValues = {
@@ -66,5 +69,25 @@ describe('renderHaproxyConf read replicas', () => {
     const r = withLoopbackDns(['haproxy', '-c', '-f', path],
       { ...process.env, BIND_ADDRESS: '127.0.0.1', POD_NAMESPACE: 'default', REDIS_PASSWORD: 'x' });
     expect(r.status).toBe(0);
+  });
+});
+
+describe('renderHaproxyConf TLS', () => {
+  test('TLS on the client listeners and on every server, verified against the CA', () => {
+    const cfg = renderHaproxyConf({ ...values, tls: { cert: '/t/tls.crt', ca: '/t/ca.crt' }, readReplicasPort: 6380 });
+    expect(cfg.match(/bind .* ssl crt \/t\/tls.crt/g)).toHaveLength(2);
+    const servers = cfg.split('\n').filter((l) => l.startsWith('  server '));
+    for (const line of servers) expect(line).toContain(' ssl verify required ca-file /t/ca.crt crt /t/tls.crt check-ssl');
+    expect(cfg).toMatch(/bind "\$\{BIND_ADDRESS\}:8404"\n/); // probes stay plain HTTP
+  });
+
+  test('passes haproxy -c with real certificate files', () => {
+    const certs = makeCerts(['redis']);
+    copyFileSync(join(certs.dir, 'tls.key'), join(certs.dir, 'tls.crt.key'));
+    const tls = { cert: join(certs.dir, 'tls.crt'), ca: join(certs.dir, 'ca.crt') };
+    const path = tempFile('haproxy.cfg', renderHaproxyConf({ ...values, auth: true, tls, readReplicasPort: 6380 }));
+    const r = withLoopbackDns(['haproxy', '-c', '-f', path],
+      { ...process.env, BIND_ADDRESS: '127.0.0.1', POD_NAMESPACE: 'default', REDIS_PASSWORD: 'x' });
+    expect(r.stderr + r.stdout).toContain('Configuration file is valid');
   });
 });

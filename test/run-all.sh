@@ -5,14 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for bin in redis-server redis-sentinel redis-cli haproxy shellcheck unshare nsenter setpriv; do
+for bin in redis-server redis-sentinel redis-cli redis-benchmark haproxy shellcheck openssl unshare nsenter setpriv; do
   command -v "$bin" >/dev/null 2>&1 || need+=("$bin")
 done
 if [ "${#need[@]}" -gt 0 ]; then
   echo "installing Debian packages for: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
-  apt-get install -y -q --no-install-recommends redis-server redis-sentinel redis-tools haproxy shellcheck util-linux
+  apt-get install -y -q --no-install-recommends redis-server redis-sentinel redis-tools haproxy shellcheck openssl util-linux
 fi
 [ -d node_modules ] || npm ci
 

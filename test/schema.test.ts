@@ -2,7 +2,7 @@ import { ConfigMap, PersistentVolume, PersistentVolumeClaim, Service } from 'kub
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
-import { Persistence, RedisAuth } from '../src';
+import { Persistence, RedisAuth, RedisTls } from '../src';
 import { synthRedisHa } from './util/synth';
 
 // kubernetes-models 4.4.x carries the Kubernetes 1.27 schemas (container resizePolicy, no sidecar restartPolicy).
@@ -25,6 +25,7 @@ describe('every synthesized object validates against the Kubernetes OpenAPI sche
       auth: RedisAuth.fromSecret('redis-auth', 'password'),
       networkPolicy: { clientLabels: { 'redis-client': 'true' } },
     }],
+    ['TLS, metrics, read replicas', { tls: RedisTls.fromSecret('redis-tls'), metrics: {}, proxy: { readReplicas: true } }],
   ])('%s', (_, props) => {
     const { objects } = synthRedisHa(props);
     for (const o of objects) {
