@@ -39,8 +39,9 @@ export interface SentinelProxyOptions {
    */
   readonly checkInterval?: Duration;
   /**
-   * Client connections each proxy pod accepts.
-   * @default 10000
+   * Client connections each proxy pod accepts. HAProxy needs about two file
+   * descriptors per connection and refuses to start above the container's limit.
+   * @default 4096
    */
   readonly maxConnections?: number;
   /**
@@ -99,7 +100,7 @@ export class SentinelProxy extends Construct {
     const replicas = checkInt(this, 'replicas', props.replicas ?? 2, 1);
     const image = checkImage(this, 'image', props.image ?? DEFAULT_HAPROXY_IMAGE);
     const checkMs = checkDurationMs(this, 'checkInterval', props.checkInterval ?? Duration.seconds(1));
-    const maxConnections = checkInt(this, 'maxConnections', props.maxConnections ?? 10000, 1);
+    const maxConnections = checkInt(this, 'maxConnections', props.maxConnections ?? 4096, 1);
     const clientTimeoutMs = checkDurationMs(this, 'clientTimeout', props.clientTimeout ?? Duration.hours(1));
     const threads = checkInt(this, 'threads', props.threads ?? 1, 1, 64);
     const clusterDomain = props.clusterDomain ?? 'cluster.local';
