@@ -41,8 +41,12 @@ interface KillResult {
   switchMs?: number;
 }
 
-/** Brings the topology to a known state and checks the proxy routes writes. */
-async function healthy(env: HaEnv, timeoutMs = 30_000): Promise<Pod> {
+/**
+ * Brings the topology to a known, converged state (every pod running, sentinels agree and know all replicas
+ * and each other, proxies ready) and checks the proxy routes writes.
+ */
+async function healthy(env: HaEnv, timeoutMs = 30_000, opts: { converged?: boolean; heal?: boolean } = {}): Promise<Pod> {
+  if (opts.heal !== false) await env.heal();
   const master = await waitUntil(async () => {
     try {
       return await env.currentMasterPod();
@@ -51,6 +55,7 @@ async function healthy(env: HaEnv, timeoutMs = 30_000): Promise<Pod> {
     }
   }, timeoutMs, 'a sentinel naming a master');
   await env.waitTopology(master, timeoutMs);
+  if (opts.converged !== false) await env.waitSentinelsConverged(master, timeoutMs);
   await env.waitProxiesReady(timeoutMs);
   await waitUntil(async () => {
     const c = await env.connectProxy();
@@ -64,23 +69,34 @@ async function healthy(env: HaEnv, timeoutMs = 30_000): Promise<Pod> {
 }
 
 /** SIGKILLs the current master under write load; checks promotion, durability and single-master. */
-async function masterKill(env: HaEnv, label: string, timeoutMs: number, watcher: SentinelWatcher): Promise<KillResult> {
-  const oldMaster = await healthy(env);
+async function masterKill(env: HaEnv, label: string, timeoutMs: number, watcher: SentinelWatcher, opts: { converged?: boolean; heal?: boolean } = {}): Promise<KillResult> {
+  const oldMaster = await healthy(env, 30_000, opts);
   const plain = new Writer(() => env.connectProxy(), { mode: 'set', prefix: `${label}:plain` }).start();
   const durable = new Writer(() => env.connectProxy(), { mode: 'wait', prefix: `${label}:wait`, waitMs: 1000 }).start();
+  let killAt = 0;
+  let gapMs: number | undefined;
   try {
     await waitUntil(() => plain.acked.length > 50 && durable.waitAcked.length > 20, 10_000, 'writers warmed up');
-    const killAt = Date.now();
+    const knownReplicas = await env.knownReplicaCounts();
+    killAt = Date.now();
     await oldMaster.kill('SIGKILL');
-    await waitUntil(() => plain.firstAckAfter(killAt), timeoutMs, 'first acknowledged write through the proxy after the kill');
-    await waitUntil(() => durable.waitAcked.some((r) => r.sentAt >= killAt), timeoutMs, 'first WAIT-acknowledged write after the kill');
+    // Writes sent before the process was seen dead may still have been served by it: only later ones count.
+    const killedAt = Date.now();
+    console.log(`[e2e] ${label}: killed redis${env.num(oldMaster)} ${killAt - env.startedAt}ms after the pods started; replicas known per sentinel: ${knownReplicas.join(',')}`);
+    await waitUntil(() => plain.firstAckAfter(killedAt), timeoutMs, 'first acknowledged write through the proxy after the kill');
+    await waitUntil(() => durable.waitAcked.some((r) => r.sentAt >= killedAt), timeoutMs, 'first WAIT-acknowledged write after the kill');
     await sleep(500);
+    gapMs = plain.gapAfter(killAt, killedAt);
     await plain.stop();
     await durable.stop();
 
     const newMaster = await env.currentMasterPod();
     expect(newMaster).not.toBe(oldMaster);
     await env.waitTopology(newMaster, 20_000, 'after failover');
+    // The failover is over once every running sentinel has switched (the leader does so at failover-end).
+    const running = env.sentinels.filter((p) => p.running).map((p) => p.name);
+    await waitUntil(() => running.every((n) => watcher.on('+switch-master', killAt).some((e) => e.source === n)), 30_000, 'every sentinel emitted +switch-master');
+    const switchAll = Math.max(...watcher.on('+switch-master', killAt).map((e) => e.at)) - killAt;
     const c = await env.connectPod(newMaster);
     let vp;
     let vd;
@@ -91,12 +107,14 @@ async function masterKill(env: HaEnv, label: string, timeoutMs: number, watcher:
       c.close();
     }
     const sw = watcher.first('+switch-master', killAt);
-    const res: KillResult = { oldMaster, newMaster, killAt, gapMs: plain.gapAfter(killAt), switchMs: sw ? sw.at - killAt : undefined };
+    const res: KillResult = { oldMaster, newMaster, killAt, gapMs, switchMs: sw ? sw.at - killAt : undefined };
     report(label, {
       killed: `redis${env.num(oldMaster)}`,
       promoted: `redis${env.num(newMaster)}`,
       writeGap: ms(res.gapMs),
+      maxPause: ms(plain.maxAckPause(killAt, killAt + (res.gapMs ?? 0) + 500)),
       switchMaster: ms(res.switchMs),
+      allSwitched: ms(switchAll),
       sdown: ms(watcher.first('+sdown', killAt) && watcher.first('+sdown', killAt)!.at - killAt),
       odown: ms(watcher.first('+odown', killAt) && watcher.first('+odown', killAt)!.at - killAt),
       plainAcked: vp.checked,
@@ -105,9 +123,13 @@ async function masterKill(env: HaEnv, label: string, timeoutMs: number, watcher:
       waitAckedLost: vd.missingWaitAcked.length,
       failures: plain.failureSummary(3),
     });
+    if (process.env.E2E_TIMELINE === '1') console.log(`[e2e] ${label} timeline:\n${watcher.timeline(killAt, killAt)}`);
     expect(vd.missingWaitAcked).toEqual([]);
     expect(await env.masters()).toEqual([newMaster]);
     return res;
+  } catch (e) {
+    console.log(`[e2e] ${label}: sentinel events since the kill:\n${watcher.timeline(killAt, killAt)}\nwrite failures: ${plain.failureSummary(5).join(' | ')}\nroles: ${(await env.roles()).join(', ')}}`);
+    throw e;
   } finally {
     await plain.stop();
     await durable.stop();
@@ -262,12 +284,16 @@ describe('RedisHa with short sentinel timings (down-after 2000ms)', () => {
     const plain = new Writer(() => env.connectProxy(), { mode: 'set', prefix: '6:plain' }).start();
     const victim = env.proxies[0];
     let killAt = 0;
+    let killedAt = 0;
+    let endAt = 0;
     try {
       await waitUntil(() => plain.acked.length > 50, 10_000, 'writer warmed up');
       killAt = Date.now();
       await victim.kill('SIGKILL');
-      await waitUntil(() => plain.firstAckAfter(killAt), 10_000, 'write through the remaining proxy');
+      killedAt = Date.now();
+      await waitUntil(() => plain.firstAckAfter(killedAt), 10_000, 'write through the remaining proxy');
       await sleep(300);
+      endAt = Date.now();
     } finally {
       await plain.stop();
     }
@@ -282,7 +308,7 @@ describe('RedisHa with short sentinel timings (down-after 2000ms)', () => {
     }
     const c = await env.connectPod(master);
     const v = await plain.verify(c).finally(() => c.close());
-    report('6 proxy-kill', { writeGap: ms(plain.gapAfter(killAt)), acked: v.checked, lost: v.missing.length, failures: plain.failureSummary(3) });
+    report('6 proxy-kill', { writeGap: ms(plain.gapAfter(killAt, killedAt)), maxPause: ms(plain.maxAckPause(killAt, endAt)), acked: v.checked, lost: v.missing.length, failures: plain.failureSummary(3) });
     expect(v.missing).toEqual([]);
     await victim.start();
     await victim.waitReady(20_000);
@@ -313,6 +339,67 @@ describe('RedisHa with short sentinel timings (down-after 2000ms)', () => {
     expect(masterCounts.every((n) => n === 1)).toBe(true);
     expect(v.missing).toEqual([]);
   }));
+  it('10. graceful stop of the master (SIGTERM, preStop hand-over): short gap, no acknowledged write lost', g(async () => {
+    const master = await healthy(env);
+    const plain = new Writer(() => env.connectProxy(), { mode: 'set', prefix: '10:plain' }).start();
+    let stopAt = 0;
+    let stopMs = 0;
+    let endAt = 0;
+    try {
+      await waitUntil(() => plain.acked.length > 50, 10_000, 'writer warmed up');
+      stopAt = Date.now();
+      await master.stop();
+      stopMs = Date.now() - stopAt;
+      await waitUntil(() => plain.firstAckAfter(stopAt + stopMs), 30_000, 'write through the proxy after the graceful stop');
+      await sleep(500);
+      endAt = Date.now();
+    } finally {
+      await plain.stop();
+    }
+    const next = await env.currentMasterPod();
+    await env.waitTopology(next, 20_000, 'after graceful stop');
+    const c = await env.connectPod(next);
+    const v = await plain.verify(c).finally(() => c.close());
+    const sw = watcher.first('+switch-master', stopAt);
+    report('10 graceful-master-stop', {
+      stopped: `redis${env.num(master)}`,
+      promoted: `redis${env.num(next)}`,
+      stopTook: ms(stopMs),
+      exit: `code=${master.main.exitCode} signal=${master.main.exitSignal}`,
+      maxPause: ms(plain.maxAckPause(stopAt, endAt)),
+      writeGapAfterStopReturned: ms(plain.gapAfter(stopAt + stopMs)),
+      switchMaster: ms(sw && sw.at - stopAt),
+      acked: v.checked,
+      lost: v.missing.length,
+      failures: plain.failureSummary(3),
+    });
+    expect(next).not.toBe(master);
+    expect(v.missing).toEqual([]);
+    await master.start();
+    await env.waitTopology(next, 30_000, 'stopped master rejoined');
+  }));
+});
+
+// ------------------------------------------------------------------ failure right after deployment
+
+describe('RedisHa master failure right after bring-up (short timings)', () => {
+  let env: HaEnv;
+  let watcher: SentinelWatcher;
+  beforeAll(async () => {
+    // The replica pods start 2s after the others, as pods of a real deployment do not start together.
+    env = await HaEnv.create({ subnet: 215, name: 'early', props: SHORT, replicaStartDelayMs: 2000 });
+    watcher = await env.watchSentinels();
+  });
+  afterAll(async () => {
+    await watcher?.stop();
+    await env?.shutdown();
+  });
+
+  it('2c. master SIGKILL as soon as the chart is up (replicas started 2s late; sentinels agree, proxies ready): a replica is promoted', async () => {
+    await guard(() => env, async () => {
+      await masterKill(env, '2c master-kill right after bring-up', 30_000, watcher, { converged: false });
+    })();
+  });
 });
 
 // ------------------------------------------------------------------ chart defaults
@@ -354,7 +441,7 @@ describe('RedisHa sentinel quorum (short timings)', () => {
   it('5a. one sentinel down, then master crash: failover happens', g(async () => {
     await healthy(env);
     await env.sentinels[2].kill('SIGKILL');
-    const r = await masterKill(env, '5a one-sentinel-down', 30_000, watcher);
+    const r = await masterKill(env, '5a one-sentinel-down', 30_000, watcher, { heal: false });
     // restore: sentinel and old master back
     await env.sentinels[2].start();
     await r.oldMaster.start();
@@ -427,10 +514,10 @@ describe('RedisHa with auth from a Secret (short timings)', () => {
     } finally {
       c.close();
     }
-    const refused = async (host: string, port: number): Promise<string> => {
+    const refused = async (host: string, port: number, args: string[] = ['GET', 'auth']): Promise<string> => {
       const n = await RedisClient.connect(host, port, { timeoutMs: 1000 });
       try {
-        const r = await n.commandRaw(['GET', 'auth']);
+        const r = await n.commandRaw(args);
         return r instanceof RedisError ? r.code : `accepted: ${JSON.stringify(r)}`;
       } catch (e) {
         return errText(e);
@@ -440,7 +527,7 @@ describe('RedisHa with auth from a Secret (short timings)', () => {
     };
     const direct = await refused(env.redis[0].address, 6379);
     const replica = await refused(env.redis[1].address, 6379);
-    const sentinel = await refused(env.sentinels[0].address, env.sentinelPort);
+    const sentinel = await refused(env.sentinels[0].address, env.sentinelPort, ['SENTINEL', 'get-master-addr-by-name', env.masterName]);
     const viaProxy = await refused(env.proxies[0].address, 6379);
     report('9a auth', { direct, replica, sentinel, viaProxy });
     expect(direct).toBe('NOAUTH');

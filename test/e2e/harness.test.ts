@@ -3,7 +3,7 @@
  */
 import * as dns from 'dns';
 import * as fs from 'fs';
-import { Cluster, RedisClient, RedisError, liveGroups, parseInfo, sleep, waitUntil } from './harness';
+import { Cluster, RedisClient, RedisError, Writer, liveGroups, parseInfo, sleep, waitUntil } from './harness';
 import { MINI_PASSWORD, MINI_SECRET, miniRedisManifests } from './fixtures/mini-redis';
 
 jest.setTimeout(60_000);
@@ -38,6 +38,7 @@ describe('e2e harness (mini redis fixture)', () => {
     expect(cluster.addressesOf('mini')).toEqual([pod().address]);
     expect(cluster.addressesOf('mini-headless')).toEqual([pod().address]);
     expect(pod().address).toBe('127.201.1.1');
+    expect(cluster.addressesOf('mini-aux-svc')).toEqual(['127.201.2.1', '127.201.2.2']);
     const c = await connect();
     expect(await c.command('PING')).toBe('PONG');
     // bound to the pod address only (BIND_ADDRESS override), not 0.0.0.0
@@ -161,6 +162,49 @@ describe('e2e harness (mini redis fixture)', () => {
     await pod().waitReady(15_000);
     const c = await connect();
     expect(await c.command('GET', 'survivor')).toBe(null);
+  }));
+
+  it('Writer (RPUSH mode) measures the gap across a crash and verifies acknowledged writes', cluster_guard(async () => {
+    const w = new Writer(() => connect(), { mode: 'rpush', prefix: 'writer-list', intervalMs: 2 }).start();
+    let killAt = 0;
+    try {
+      await waitUntil(() => w.acked.length > 50, 5000, 'writes before the crash');
+      killAt = Date.now();
+      await pod().kill('SIGKILL');
+      await sleep(300);
+      await pod().start();
+      await waitUntil(() => w.firstAckAfter(killAt), 10_000, 'writes after the restart');
+    } finally {
+      await w.stop();
+    }
+    const gap = w.gapAfter(killAt)!;
+    expect(gap).toBeGreaterThanOrEqual(300);
+    expect(gap).toBeLessThan(10_000);
+    expect(w.failuresBetween(killAt, killAt + gap).length).toBeGreaterThan(0);
+    const c = await connect();
+    const v = await w.verify(c);
+    expect(v.checked).toBe(w.acked.length);
+    expect(v.missing).toEqual([]); // appendfsync always + AOF on the claim
+  }));
+
+  it('runs init containers to completion, then every container with its own user and $(VAR) expansion', cluster_guard(async () => {
+    const aux = cluster.podsOf('mini-aux');
+    expect(aux.map((p) => [p.name, p.address])).toEqual([['mini-aux-0', '127.201.2.1'], ['mini-aux-1', '127.201.2.2']]);
+    for (const p of aux) {
+      expect(p.running).toBe(true);
+      const side = await p.exec(['sh', '-c', 'cat /e2e-mini/aux/init.txt; id -u; id -G; touch /e2e-mini/aux/x 2>/dev/null || echo read-only'], { container: 'side' });
+      expect(side.stdout.split('\n')).toEqual([`init of ${p.name} as 1234`, '4444', '1234 4321', 'read-only', '']);
+      const main = await p.exec(['sh', '-c', 'echo "$GREETING|$GREETING2"'], { container: 'main' });
+      expect(main.stdout.trim()).toBe(`hello $(POD_NAME)|hi ${p.name} $(POD_NAME)`);
+    }
+    // graceful stop: SIGTERM reaches the main process of every container; sleep dies, the trap exits 0
+    const t0 = Date.now();
+    await aux[1].stop();
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(aux[1].container('main').exitCode).toBe(0);
+    expect(aux[1].anyRunning).toBe(false);
+    await aux[1].start();
+    expect(aux[1].running).toBe(true);
   }));
 
   it('exec times out boundedly', cluster_guard(async () => {

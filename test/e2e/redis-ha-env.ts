@@ -3,12 +3,15 @@
  */
 import { Chart, Testing } from 'cdk8s';
 import { RedisHa, RedisHaProps } from '../../src';
-import { Cluster, K8sObject, Pod, RedisClient, SentinelWatcher, errText, parseInfo, waitUntil } from './harness';
+import { Cluster, K8sObject, Pod, RedisClient, SentinelWatcher, errText, parseInfo, sleep, waitUntil } from './harness';
 
 export const AUTH_SECRET = 'redis-ha-e2e-auth';
 export const AUTH_KEY = 'password';
 
-/** See HaEnv.create: fits this machine's fd hard limit. */
+/**
+ * A proxy maxconn that fits this machine's RLIMIT_NOFILE hard limit (20000, not raisable here): HAProxy needs
+ * about 2 fds per connection and exits with "Cannot raise FD limit" otherwise. The chart default (4096) fits.
+ */
 export const PROXY_MAX_CONNECTIONS = 4000;
 
 export interface HaEnvOptions {
@@ -17,6 +20,11 @@ export interface HaEnvOptions {
   props?: RedisHaProps;
   /** Value of the auth Secret (only used when props.auth is set). */
   password?: string;
+  /**
+   * Start the initial replicas this long after every other pod (pods of a real deployment do not start
+   * together). Default 0: all pods start at once.
+   */
+  replicaStartDelayMs?: number;
   /** Harness DNS stand-in (default true: HAProxy's resolvers mark servers down after 30s without any DNS answer). */
   dns?: boolean;
 }
@@ -29,19 +37,30 @@ export interface RoleInfo {
   connectedSlaves?: number;
 }
 
+function pairs(v: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < v.length; i += 2) out[v[i]] = v[i + 1];
+  return out;
+}
+
 export class HaEnv {
   static async create(opts: HaEnvOptions): Promise<HaEnv> {
     const chart = new Chart(Testing.app(), 'e2e');
-    // This machine's RLIMIT_NOFILE hard limit is 20000 and cannot be raised (no CAP_SYS_RESOURCE); HAProxy with
-    // the default maxconn 10000 needs ~20038 fds and exits ("Cannot raise FD limit"), so the tests use fewer.
-    const props: RedisHaProps = { ...opts.props, proxy: { maxConnections: PROXY_MAX_CONNECTIONS, ...opts.props?.proxy } };
-    const ha = new RedisHa(chart, 'redis', props);
+    const ha = new RedisHa(chart, 'redis', opts.props ?? {});
     const manifests = Testing.synth(chart) as K8sObject[];
     const secrets = opts.props?.auth ? { [opts.props.auth.secretName]: { [opts.props.auth.key]: opts.password ?? '' } } : {};
     const cluster = new Cluster(manifests, { subnet: opts.subnet, name: opts.name, secrets, dns: opts.dns ?? true });
     const env = new HaEnv(ha, cluster, opts.props?.auth ? opts.password : undefined);
     try {
-      await cluster.start();
+      env.startedAt = Date.now();
+      if (opts.replicaStartDelayMs) {
+        const replicas = new Set(env.redis.slice(1));
+        await Promise.all(cluster.pods.filter((p) => !replicas.has(p)).map((p) => cluster.startPod(p)));
+        await sleep(opts.replicaStartDelayMs);
+        await Promise.all([...replicas].map((p) => cluster.startPod(p)));
+      } else {
+        await cluster.start();
+      }
     } catch (e) {
       await cluster.shutdown();
       throw e;
@@ -57,6 +76,8 @@ export class HaEnv {
   readonly masterName: string;
   readonly proxyService: string;
   readonly sentinelPort: number;
+  /** When the pods were started. */
+  startedAt = 0;
 
   private constructor(
     readonly ha: RedisHa,
@@ -176,6 +197,48 @@ export class HaEnv {
     ).catch(async (e) => {
       throw new Error(`${errText(e)}\nsentinels: ${(await this.sentinelMasters()).join(', ')}\nroles: ${(await this.roles()).join(', ')}`);
     });
+  }
+
+  /**
+   * Sentinel convergence: every running sentinel lists every other running Redis pod as a replica of the
+   * master and knows every other sentinel (Sentinel learns replicas from the master's INFO, every 10s).
+   */
+  async waitSentinelsConverged(masterPod: Pod, timeoutMs: number): Promise<void> {
+    const replicaHosts = this.redis.filter((p) => p !== masterPod && p.running).map((p) => this.hostOf(p));
+    await waitUntil(
+      async () => {
+        for (const s of this.sentinels.filter((p) => p.running)) {
+          const replicas = (await this.on<string[][]>(s, ['SENTINEL', 'REPLICAS', this.masterName], this.sentinelPort)).map((r) => pairs(r));
+          const known = new Set(replicas.map((r) => r.ip));
+          if (!replicaHosts.every((h) => known.has(h))) return false;
+          const sentinels = await this.on<string[][]>(s, ['SENTINEL', 'SENTINELS', this.masterName], this.sentinelPort);
+          if (sentinels.length < this.sentinels.length - 1) return false;
+        }
+        return true;
+      },
+      timeoutMs,
+      `sentinels know replicas ${replicaHosts.join(', ')} and each other`,
+      { intervalMs: 250 },
+    );
+  }
+
+  /** How many replicas each running sentinel knows for the master (for reports). */
+  async knownReplicaCounts(): Promise<number[]> {
+    return Promise.all(
+      this.sentinels.filter((p) => p.running).map(async (s) => {
+        try {
+          return (await this.on<unknown[]>(s, ['SENTINEL', 'REPLICAS', this.masterName], this.sentinelPort)).length;
+        } catch {
+          return -1;
+        }
+      }),
+    );
+  }
+
+  /** Starts every pod that is not running and thaws frozen ones (to recover after a failed scenario). */
+  async heal(): Promise<void> {
+    for (const p of this.cluster.pods) if (p.containers.some((c) => c.frozen)) p.thaw();
+    await Promise.all(this.cluster.pods.filter((p) => !p.anyRunning).map((p) => p.start()));
   }
 
   /** Waits until the running proxies pass their readiness probe. */

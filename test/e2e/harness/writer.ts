@@ -139,10 +139,26 @@ export class Writer {
     return this.acked.find((r) => r.sentAt >= t);
   }
 
-  /** Client-visible write gap: ms from t (e.g. the kill) to the ack of the first write sent after t. */
-  gapAfter(t: number): number | undefined {
-    const r = this.firstAckAfter(t);
+  /**
+   * Client-visible write gap: ms from t (e.g. the kill) to the ack of the first write sent at/after
+   * `sentAfter` (default t; pass the time the kill completed so that no write racing the kill counts).
+   */
+  gapAfter(t: number, sentAfter: number = t): number | undefined {
+    const r = this.firstAckAfter(sentAfter);
     return r ? r.ackAt - t : undefined;
+  }
+
+  /** Longest time without any acknowledgement within [from, to] (edges count): the longest client-visible pause. */
+  maxAckPause(from: number, to: number): number {
+    let prev = from;
+    let max = 0;
+    for (const r of this.acked) {
+      if (r.ackAt < from) continue;
+      if (r.ackAt > to) break;
+      max = Math.max(max, r.ackAt - prev);
+      prev = r.ackAt;
+    }
+    return Math.max(max, to - prev);
   }
 
   failuresBetween(from: number, to: number): FailureRecord[] {
@@ -153,7 +169,7 @@ export class Writer {
   failureSummary(max = 5): string[] {
     const counts = new Map<string, number>();
     for (const f of this.failures) {
-      const k = `${f.stage}: ${f.error.replace(/\d+(\.\d+)*/g, '#').slice(0, 120)}`;
+      const k = `${f.stage}: ${f.error.replace(/\b\d+(\.\d+)*\b/g, '#').slice(0, 120)}`;
       counts.set(k, (counts.get(k) ?? 0) + 1);
     }
     return [...counts.entries()].slice(0, max).map(([k, v]) => `${v}x ${k}`);

@@ -1,0 +1,268 @@
+/**
+ * What the established charts learned the hard way (anchor-lessons.md), each proven with real
+ * redis-server, redis-sentinel and haproxy processes run by the e2e harness.
+ */
+import { Duration } from 'cdk8s';
+import { ConnectionError, Pod, RedisClient, errText, sleep, waitUntil } from './harness';
+import { HaEnv } from './redis-ha-env';
+
+jest.setTimeout(180_000);
+
+const SHORT = { downAfter: Duration.millis(2000), failoverTimeout: Duration.millis(6000) };
+
+/** Waits for a converged topology around the sentinels' current master and returns it. */
+async function settled(env: HaEnv, timeoutMs = 30_000): Promise<Pod> {
+  const master = await waitUntil(async () => {
+    try {
+      return await env.currentMasterPod();
+    } catch {
+      return undefined;
+    }
+  }, timeoutMs, 'a sentinel naming a master');
+  await env.waitTopology(master, timeoutMs);
+  await env.waitSentinelsConverged(master, timeoutMs);
+  return master;
+}
+
+/** Asks the sentinels to fail over and waits for another master. */
+async function failover(env: HaEnv, from: Pod): Promise<Pod> {
+  expect(await env.on(env.sentinels[0], ['SENTINEL', 'FAILOVER', env.masterName], env.sentinelPort)).toBe('OK');
+  const next = await waitUntil(async () => {
+    const m = await env.currentMasterPod().catch(() => undefined);
+    return m && m !== from ? m : undefined;
+  }, 30_000, 'a new master after SENTINEL FAILOVER');
+  await env.waitTopology(next, 30_000, 'after failover');
+  return next;
+}
+
+function pairs(v: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < v.length; i += 2) out[v[i]] = v[i + 1];
+  return out;
+}
+
+describe('sentinel identity (lesson 7: deterministic myid)', () => {
+  let env: HaEnv;
+  beforeAll(async () => {
+    env = await HaEnv.create({ subnet: 231, name: 'myid', props: { sentinel: SHORT } });
+  });
+  afterAll(async () => env?.shutdown());
+
+  test('a sentinel whose volume is wiped returns with the same id: no ghost, no duplicate, failover still works', async () => {
+    const master = await settled(env);
+    const victim = env.sentinels[1];
+    const id = await env.on(victim, ['SENTINEL', 'MYID'], env.sentinelPort);
+    await victim.stop();
+    env.cluster.wipeClaim(victim.claims.get('data')!);
+    await victim.start();
+    await waitUntil(async () => (await env.sentinelMaster(victim)) !== undefined, 15_000, 'the wiped sentinel answers');
+    expect(await env.on(victim, ['SENTINEL', 'MYID'], env.sentinelPort)).toBe(id);
+    // Every sentinel lists exactly the n-1 others, each once.
+    await waitUntil(async () => {
+      for (const s of env.sentinels) {
+        const peers = (await env.on<string[][]>(s, ['SENTINEL', 'SENTINELS', env.masterName], env.sentinelPort)).map(pairs);
+        const ids = peers.map((p) => p.runid);
+        if (ids.length !== env.sentinels.length - 1 || new Set(ids).size !== ids.length) return false;
+      }
+      return true;
+    }, 30_000, 'every sentinel lists the n-1 others exactly once');
+    const next = await failover(env, master);
+    expect(next).not.toBe(master);
+    expect(await env.masters()).toEqual([next]);
+  });
+});
+
+describe('proxy quorum (lesson 5): 5 sentinels, quorum 3', () => {
+  let env: HaEnv;
+  beforeAll(async () => {
+    env = await HaEnv.create({ subnet: 232, name: 'quorum5', props: { sentinel: { ...SHORT, sentinels: 5, quorum: 3 } } });
+  });
+  afterAll(async () => env?.shutdown());
+
+  async function proxyWrites(): Promise<boolean> {
+    let c: RedisClient | undefined;
+    try {
+      c = await env.connectProxy();
+      return (await c.command('SET', 'quorum:probe', '1')) === 'OK';
+    } catch {
+      return false;
+    } finally {
+      c?.close();
+    }
+  }
+
+  test('the threshold is the chart\'s quorum: serves with 3 of 5 sentinels naming the master, not with 2', async () => {
+    await settled(env);
+    await env.waitProxiesReady(30_000);
+    expect(env.ha.sentinels.quorum).toBe(3);
+    await env.sentinels[4].stop();
+    await env.sentinels[3].stop();
+    await sleep(3000); // several check intervals
+    expect(await proxyWrites()).toBe(true);
+    expect(await env.proxies[0].probe('readiness')).toBe(true);
+    await env.sentinels[2].stop();
+    await waitUntil(async () => !(await proxyWrites()), 10_000, 'the proxy refusing with 2 of 5 sentinels naming the master');
+    expect(await env.proxies[0].probe('readiness')).toBe(false);
+    await env.sentinels[2].start();
+    await waitUntil(proxyWrites, 15_000, 'the proxy serving again with 3 sentinels');
+    await Promise.all([env.sentinels[3].start(), env.sentinels[4].start()]);
+  });
+
+  test('a client session to a server that stops being master is closed at once', async () => {
+    const master = await settled(env);
+    await env.waitProxiesReady(30_000);
+    const c = await env.connectProxy();
+    try {
+      expect(await c.command('SET', 'session:before', '1')).toBe('OK');
+      const next = await failover(env, master);
+      expect(next).not.toBe(master);
+      // The old session must not reach the demoted server: it is cut, not answered with READONLY.
+      const outcome = await c.command('SET', 'session:after', '1').then((r) => `reply ${String(r)}`, (e) => e);
+      expect(outcome).toBeInstanceOf(ConnectionError);
+    } finally {
+      c.close();
+    }
+  });
+});
+
+describe('readiness probes (lesson 8), run as kubelet would', () => {
+  let env: HaEnv;
+  beforeAll(async () => {
+    env = await HaEnv.create({ subnet: 233, name: 'probes', props: { sentinel: SHORT } });
+  });
+  afterAll(async () => env?.shutdown());
+
+  test('Redis: ready as master and as a linked replica; a replica whose master is gone is not', async () => {
+    const master = await settled(env);
+    const replicas = env.redis.filter((p) => p !== master);
+    expect(await master.probe('readiness')).toBe(true);
+    for (const r of replicas) expect(await r.probe('readiness')).toBe(true);
+    // Freeze the sentinels so no failover heals the link while we look.
+    for (const s of env.sentinels) s.freeze();
+    try {
+      await master.kill('SIGKILL');
+      await waitUntil(async () => !(await replicas[0].probe('readiness')), 10_000, 'the orphaned replica turning unready');
+      expect(await replicas[0].probe('liveness')).toBe(true);
+    } finally {
+      for (const s of env.sentinels) s.thaw();
+    }
+    await master.start();
+    await settled(env);
+  });
+
+  test('sentinel: ready while it names a real master, not while it names a loopback address', async () => {
+    const master = await settled(env);
+    const s = env.sentinels[2];
+    expect(await s.probe('readiness')).toBe(true);
+    const masterHost = env.hostOf(master);
+    try {
+      await env.on(s, ['SENTINEL', 'REMOVE', env.masterName], env.sentinelPort);
+      await env.on(s, ['SENTINEL', 'MONITOR', env.masterName, '127.0.0.1', 6379, 2], env.sentinelPort);
+      expect(await s.probe('readiness')).toBe(false);
+      await env.on(s, ['SENTINEL', 'REMOVE', env.masterName], env.sentinelPort);
+      expect(await s.probe('readiness')).toBe(false); // no master at all
+      expect(await s.probe('liveness')).toBe(true);
+    } finally {
+      await env.on(s, ['SENTINEL', 'REMOVE', env.masterName], env.sentinelPort).catch(() => undefined);
+      await env.on(s, ['SENTINEL', 'MONITOR', env.masterName, masterHost, 6379, env.ha.sentinels.quorum], env.sentinelPort);
+      await env.on(s, ['SENTINEL', 'SET', env.masterName, 'down-after-milliseconds', 2000], env.sentinelPort);
+    }
+    expect(await s.probe('readiness')).toBe(true);
+  });
+
+  test('proxy: ready while it has a master to route to, not when no quorum names one', async () => {
+    await settled(env);
+    await env.waitProxiesReady(30_000);
+    const proxy = env.proxies[0];
+    expect(await proxy.probe('readiness')).toBe(true);
+    for (const s of env.sentinels) await s.stop();
+    try {
+      await waitUntil(async () => !(await proxy.probe('readiness')), 10_000, 'the proxy turning unready without sentinels');
+      expect(await proxy.probe('liveness')).toBe(true);
+    } finally {
+      await Promise.all(env.sentinels.map((s) => s.start()));
+    }
+    await waitUntil(() => proxy.probe('readiness'), 15_000, 'the proxy ready again');
+  });
+});
+
+describe('start without sentinels (lesson 2): bounded wait, no self-promotion on a guess', () => {
+  let env: HaEnv;
+  beforeAll(async () => {
+    env = await HaEnv.create({
+      subnet: 234, name: 'cold', props: { sentinel: SHORT, redis: { masterDiscoveryTimeout: Duration.seconds(10) } },
+    });
+  });
+  afterAll(async () => env?.shutdown());
+
+  test('cold restart with the sentinels last: Redis pods wait, then take the roles the sentinels name', async () => {
+    const first = await settled(env);
+    const master = await failover(env, first); // the current master is no longer the initial one
+    const c = await env.connectPod(master);
+    await c.command('SET', 'cold:key', 'kept').finally(() => c.close());
+    await waitUntil(async () => (await env.on(first, ['GET', 'cold:key'])) === 'kept', 5000, 'replicated');
+
+    await Promise.all(env.cluster.pods.map((p) => p.kill('SIGKILL'))); // power loss
+    await Promise.all(env.redis.map((p) => p.start()));
+    await sleep(4000); // the Redis pods are asking, and retrying
+    for (const p of env.redis) {
+      expect(p.running).toBe(true);
+      expect(p.logs({ lines: 50 })).toMatch(/no sentinel answered for \S+ yet; retrying/);
+    }
+    await Promise.all([...env.sentinels, ...env.proxies].map((p) => p.start()));
+    await env.waitTopology(master, 40_000, 'after the cold restart');
+    expect(await env.masters()).toEqual([master]);
+    expect(await env.on(master, ['GET', 'cold:key'])).toBe('kept');
+    expect(master.logs({ lines: 80 })).toMatch(/sentinels name this instance \(\S+\) as master; starting as master/);
+  });
+
+  test('the initial master whose volume was last a replica refuses to promote itself when no sentinel answers', async () => {
+    const initial = env.redis[0];
+    let master = await settled(env);
+    if (master === initial) master = await failover(env, master); // instance 1 must be a replica now
+    // Restart it once as that replica, so its volume records the role.
+    await initial.restart();
+    await env.waitTopology(master, 30_000, 'instance 1 restarted as a replica');
+    await Promise.all(env.cluster.pods.map((p) => p.kill('SIGKILL'))); // power loss
+    await initial.start();
+    await waitUntil(() => !initial.main.running, 40_000, 'instance 1 giving up after its discovery timeout');
+    expect(initial.main.exitCode).toBe(1);
+    expect(initial.logs({ lines: 50 })).toContain('no sentinel answered and this volume was last a replica; refusing to promote it on a guess');
+    // With the sentinels back, the same pod starts as the replica it was.
+    await Promise.all([...env.sentinels, ...env.redis.filter((p) => p !== initial), ...env.proxies].map((p) => p.start()));
+    await initial.start();
+    await env.waitTopology(master, 40_000, 'after instance 1 came back');
+    expect(await env.masters()).toEqual([master]);
+  });
+});
+
+describe('min-replicas-to-write (lesson 10)', () => {
+  let env: HaEnv;
+  beforeAll(async () => {
+    env = await HaEnv.create({ subnet: 235, name: 'minrepl', props: { sentinel: SHORT } });
+  });
+  afterAll(async () => env?.shutdown());
+
+  test('with both replicas stopped the master refuses writes (NOREPLICAS); with one back it accepts them', async () => {
+    const master = await settled(env);
+    const replicas = env.redis.filter((p) => p !== master);
+    // Sentinels would not fail over (the master is up), but freeze them so nothing reconfigures.
+    for (const s of env.sentinels) s.freeze();
+    try {
+      await Promise.all(replicas.map((r) => r.stop()));
+      const refused = await env.on(master, ['SET', 'minrepl:a', '1']).then((r) => `reply ${String(r)}`, (e) => errText(e));
+      expect(refused).toMatch(/NOREPLICAS Not enough good replicas to write/);
+      for (const s of env.sentinels) s.thaw();
+      await replicas[0].start();
+      await waitUntil(async () => {
+        try {
+          return (await env.on(master, ['SET', 'minrepl:b', '1'])) === 'OK';
+        } catch {
+          return false;
+        }
+      }, 30_000, 'writes accepted with one replica back');
+    } finally {
+      for (const s of env.sentinels) s.thaw();
+    }
+  });
+});
