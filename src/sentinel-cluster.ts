@@ -171,6 +171,8 @@ export class SentinelCluster extends Construct {
           SENTINEL_QUORUM: env(this.quorum),
           INITIAL_MASTER_HOST: env(master.host),
           INITIAL_MASTER_PORT: env(master.port),
+          REDIS_HOSTS: env(props.instances.map((i) => i.host).join(' ')),
+          REDIS_PORT: env(master.port),
           ...(password ? { REDIS_PASSWORD: password } : {}),
           ...(this.tls ? { TLS_ARGS: env(this.tls._cliArgs()) } : {}),
         },

@@ -83,8 +83,10 @@ if [ -s "$conf" ]; then
     host="$1"
     port="$2"
   fi
-  learned=$(awk -v m="$MASTER_NAME" '$1 == "sentinel" && ($2 == "current-epoch" ||
-    (($2 == "config-epoch" || $2 == "leader-epoch" || $2 == "known-replica" || $2 == "known-sentinel") && $3 == m))' "$conf")
+  # Replicas the chart names are written below; keep only learned ones it does not name.
+  learned=$(awk -v m="$MASTER_NAME" -v chart=" $REDIS_HOSTS " '$1 == "sentinel" && ($2 == "current-epoch" ||
+    (($2 == "config-epoch" || $2 == "leader-epoch" || $2 == "known-sentinel") && $3 == m) ||
+    ($2 == "known-replica" && $3 == m && index(chart, " " $4 " ") == 0))' "$conf")
   log "kept learned state: master $host:$port, $(printf '%s' "$learned" | grep -c . || true) learned lines; re-applying chart settings"
 else
   log "first start: monitoring the initial master $host:$port"
@@ -103,6 +105,11 @@ umask 077
     echo "sentinel sentinel-pass $(conf_quote "$REDIS_PASSWORD")"
     echo "sentinel auth-pass $MASTER_NAME $(conf_quote "$REDIS_PASSWORD")"
   fi
+  # Sentinels learn replicas from the master's INFO only every 10 s: name them now, so a master
+  # lost right after deployment still has replicas to promote and to repoint.
+  for h in $REDIS_HOSTS; do
+    if [ "$h" != "$host" ] || [ "$REDIS_PORT" != "$port" ]; then echo "sentinel known-replica $MASTER_NAME $h $REDIS_PORT"; fi
+  done
   if [ -n "$learned" ]; then printf '%s\\n' "$learned"; fi
 } > "$conf.tmp"
 mv "$conf.tmp" "$conf"

@@ -25,6 +25,7 @@ describe('SentinelCluster', () => {
     expect(envs.map((e) => e.INITIAL_MASTER_HOST)).toEqual([master.host, master.host, master.host]);
     expect(new Set(envs.map((e) => e.SENTINEL_ID)).size).toBe(3);
     expect(envs.map((e) => e.ANNOUNCE_HOST)).toEqual(cluster.sentinelHosts);
+    expect(envs.map((e) => e.REDIS_HOSTS)).toEqual(envs.map(() => cluster.instances.map((i) => i.host).join(' ')));
     for (const d of deployments) expect(d.spec.strategy.type).toBe('Recreate');
     // 2 Redis claims + 3 sentinel claims
     expect(ofKind(objects, 'PersistentVolumeClaim')).toHaveLength(5);

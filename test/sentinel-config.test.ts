@@ -47,6 +47,10 @@ describe('renderSentinelEntrypoint', () => {
     expect(script).toContain('echo "sentinel monitor $MASTER_NAME $host $port $SENTINEL_QUORUM"');
     expect(script).toContain('echo "sentinel myid $SENTINEL_ID"');
   });
+  test('names the chart\'s replicas at once and keeps only learned replicas the chart does not name', () => {
+    expect(script).toContain('echo "sentinel known-replica $MASTER_NAME $h $REDIS_PORT"');
+    expect(script).toContain('index(chart, " " $4 " ") == 0');
+  });
   test('replaces the file atomically, private to the sentinel, without chmod or sed -i', () => {
     expect(script).toContain('umask 077');
     expect(script).toContain('mv "$conf.tmp" "$conf"');
