@@ -41,6 +41,50 @@ function pairs(v: string[]): Record<string, string> {
   return out;
 }
 
+describe('sentinel settings (lesson 7): chart-owned lines re-applied, learned state kept', () => {
+  let env: HaEnv;
+  beforeAll(async () => {
+    env = await HaEnv.create({ subnet: 236, name: 'reapply', props: { sentinel: SHORT } });
+  });
+  afterAll(async () => env?.shutdown());
+
+  test('re-synthesized with down-after 3000 and quorum 3, restarted sentinels show the new values and the current master', async () => {
+    const first = await settled(env);
+    const current = await failover(env, first);
+    await env.waitSentinelsConverged(current, 30_000);
+    const before = await Promise.all(env.sentinels.map(async (s) =>
+      pairs(await env.on<string[]>(s, ['SENTINEL', 'MASTER', env.masterName], env.sentinelPort))));
+    const ids = await Promise.all(env.sentinels.map((s) => env.on(s, ['SENTINEL', 'MYID'], env.sentinelPort)));
+
+    const { manifests } = HaEnv.synth({ sentinel: { ...SHORT, downAfter: Duration.millis(3000), quorum: 3 } });
+    await Promise.all(env.sentinels.map((s) => s.stop()));
+    env.cluster.apply(manifests);
+    const restartedAt = Date.now();
+    await Promise.all(env.sentinels.map((s) => s.start()));
+    await waitUntil(async () => (await env.sentinelMasters()).every((m) => m !== '?'), 15_000, 'the sentinels answering');
+
+    for (const [i, s] of env.sentinels.entries()) {
+      const m = pairs(await env.on<string[]>(s, ['SENTINEL', 'MASTER', env.masterName], env.sentinelPort));
+      expect(m.ip).toBe(env.hostOf(current));
+      expect(m.ip).not.toBe(env.hostOf(first));
+      expect(m.quorum).toBe('3');
+      expect(m['down-after-milliseconds']).toBe('3000');
+      expect(Number(m['config-epoch'])).toBe(Number(before[i]['config-epoch']));
+      expect(m['num-slaves']).toBe('2');
+      expect(await env.on(s, ['SENTINEL', 'MYID'], env.sentinelPort)).toBe(ids[i]);
+    }
+    await env.waitSentinelsConverged(current, 30_000);
+    expect(await env.masters()).toEqual([current]);
+    const events = await env.watchSentinels();
+    try {
+      await sleep(4000); // longer than the new down-after: a needless failover would show by now
+      expect(events.on('+switch-master', restartedAt)).toEqual([]);
+    } finally {
+      await events.stop();
+    }
+  });
+});
+
 describe('sentinel identity (lesson 7: deterministic myid)', () => {
   let env: HaEnv;
   beforeAll(async () => {

@@ -44,10 +44,15 @@ function pairs(v: string[]): Record<string, string> {
 }
 
 export class HaEnv {
-  static async create(opts: HaEnvOptions): Promise<HaEnv> {
+  /** Synthesizes the chart the environments run; the same props always give the same names. */
+  static synth(props: RedisHaProps = {}): { ha: RedisHa; manifests: K8sObject[] } {
     const chart = new Chart(Testing.app(), 'e2e');
-    const ha = new RedisHa(chart, 'redis', opts.props ?? {});
-    const manifests = Testing.synth(chart) as K8sObject[];
+    const ha = new RedisHa(chart, 'redis', props);
+    return { ha, manifests: Testing.synth(chart) as K8sObject[] };
+  }
+
+  static async create(opts: HaEnvOptions): Promise<HaEnv> {
+    const { ha, manifests } = HaEnv.synth(opts.props);
     const secrets = opts.props?.auth ? { [opts.props.auth.secretName]: { [opts.props.auth.key]: opts.password ?? '' } } : {};
     const cluster = new Cluster(manifests, { subnet: opts.subnet, name: opts.name, secrets, dns: opts.dns ?? true });
     const env = new HaEnv(ha, cluster, opts.props?.auth ? opts.password : undefined);

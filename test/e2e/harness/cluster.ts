@@ -306,6 +306,26 @@ export class Cluster implements PodHost {
     return env;
   }
 
+  /**
+   * Applies re-synthesized manifests, as `kubectl apply` would: ConfigMaps and Secrets are
+   * replaced or added, and the stopped pods of each Deployment get its new template on their
+   * next start. Claims and addresses stay. Pods whose template changed must be stopped first.
+   */
+  apply(manifests: K8sObject[]): void {
+    for (const o of manifests.filter((x) => x?.kind === 'ConfigMap' || x?.kind === 'Secret')) {
+      const i = this.objects.findIndex((x) => x.kind === o.kind && nameOf(x) === nameOf(o) && nsOf(x) === nsOf(o));
+      if (i >= 0) this.objects[i] = o;
+      else this.objects.push(o);
+    }
+    for (const o of manifests.filter((x) => x?.kind === 'Deployment')) {
+      const i = this.objects.findIndex((x) => x.kind === 'Deployment' && nameOf(x) === nameOf(o) && nsOf(x) === nsOf(o));
+      if (i < 0) throw new Error(`apply: Deployment ${nameOf(o)} is new; the harness only updates existing workloads`);
+      if (JSON.stringify(this.objects[i].spec.template) === JSON.stringify(o.spec.template)) continue;
+      this.objects[i] = o;
+      for (const pod of this.pods.filter((p) => p.owner.kind === 'Deployment' && p.owner.name === nameOf(o))) pod.replaceTemplate(o.spec.template);
+    }
+  }
+
   private findObject(kind: string, name: string, ns: string): K8sObject | undefined {
     return this.objects.find((o) => o.kind === kind && o.metadata?.name === name && nsOf(o) === ns);
   }

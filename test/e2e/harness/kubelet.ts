@@ -319,8 +319,8 @@ export class Pod {
     readonly owner: { kind: string; name: string },
     readonly index: number,
     readonly address: string,
-    /** The pod template (metadata + spec) of the owning workload. */
-    readonly template: K8sObject,
+    /** The pod template (metadata + spec) of the owning workload; see {@link Pod.replaceTemplate}. */
+    public template: K8sObject,
     /** Claim name for each PVC-backed volume name of this pod (StatefulSet templates resolved). */
     readonly claims: Map<string, string>,
   ) {
@@ -332,6 +332,18 @@ export class Pod {
       if (c.restartPolicy === 'Always') this.containers.push(new Container(this, c, false)); // native sidecar
       else this.initContainers.push(new Container(this, c, true));
     }
+  }
+
+  /**
+   * Swaps in the template of a re-synthesized workload (as a rollout would), keeping the pod's
+   * name, address and claims. The pod must be stopped.
+   */
+  replaceTemplate(template: K8sObject): void {
+    if (this.anyRunning) throw new Error(`pod ${this.name}: stop it before replacing its template`);
+    const fresh = new Pod(this.host, this.name, this.namespace, this.owner, this.index, this.address, template, this.claims);
+    this.template = template;
+    this.containers.splice(0, this.containers.length, ...fresh.containers.map((c) => new Container(this, c.spec, false)));
+    this.initContainers.splice(0, this.initContainers.length, ...fresh.initContainers.map((c) => new Container(this, c.spec, true)));
   }
 
   get labels(): Record<string, string> {
