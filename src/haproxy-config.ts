@@ -119,7 +119,7 @@ export function renderHaproxyConf(v: HaproxyConfValues): string {
     '# Weight 0: a server is reached only through use-server, never by load balancing.',
     'backend redis-master',
     '  option tcp-check',
-    '  tcp-check connect',
+    '  tcp-check connect default', // with the server line's options, TLS included
     ...auth,
     // QUIT makes the server close, so a reply that does not match fails at once, not at `timeout check`.
     '  tcp-check send "INFO replication\\r\\nQUIT\\r\\n"',
@@ -140,7 +140,7 @@ export function renderHaproxyConf(v: HaproxyConfValues): string {
       'backend redis-replicas',
       '  balance leastconn',
       '  option tcp-check',
-      '  tcp-check connect',
+      '  tcp-check connect default', // with the server line's options, TLS included
       ...auth,
       '  tcp-check send "INFO replication\\r\\nQUIT\\r\\n"',
       '  tcp-check expect string master_link_status:up',
@@ -154,7 +154,7 @@ export function renderHaproxyConf(v: HaproxyConfValues): string {
       `# Up while a sentinel names ${r.host}:${r.port} as master.`,
       `backend sentinels-name-${serverName(i)}`,
       '  option tcp-check',
-      '  tcp-check connect',
+      '  tcp-check connect default', // with the server line's options, TLS included
       ...auth,
       `  tcp-check send "SENTINEL get-master-addr-by-name ${v.masterName}\\r\\nQUIT\\r\\n"`,
       `  tcp-check expect string "\\r\\n${r.host}\\r\\n\\$${String(r.port).length}\\r\\n${r.port}\\r\\n"`,

@@ -20,6 +20,8 @@ export interface HaEnvOptions {
   props?: RedisHaProps;
   /** Value of the auth Secret (only used when props.auth is set). */
   password?: string;
+  /** PEM files of the TLS Secret (only used when props.tls is set); clients then speak TLS too. */
+  certs?: { ca: string; cert: string; key: string };
   /**
    * Start the initial replicas this long after every other pod (pods of a real deployment do not start
    * together). Default 0: all pods start at once.
@@ -53,9 +55,14 @@ export class HaEnv {
 
   static async create(opts: HaEnvOptions): Promise<HaEnv> {
     const { ha, manifests } = HaEnv.synth(opts.props);
-    const secrets = opts.props?.auth ? { [opts.props.auth.secretName]: { [opts.props.auth.key]: opts.password ?? '' } } : {};
+    const secrets: Record<string, Record<string, string>> = opts.props?.auth ? { [opts.props.auth.secretName]: { [opts.props.auth.key]: opts.password ?? '' } } : {};
+    const tls = opts.props?.tls;
+    if (tls) {
+      if (!opts.certs) throw new Error('props.tls needs certs');
+      secrets[tls.secretName] = { [tls.certKey]: opts.certs.cert, [tls.keyKey]: opts.certs.key, [tls.caKey]: opts.certs.ca };
+    }
     const cluster = new Cluster(manifests, { subnet: opts.subnet, name: opts.name, secrets, dns: opts.dns ?? true });
-    const env = new HaEnv(ha, cluster, opts.props?.auth ? opts.password : undefined);
+    const env = new HaEnv(ha, cluster, opts.props?.auth ? opts.password : undefined, tls ? opts.certs : undefined);
     try {
       env.startedAt = Date.now();
       if (opts.replicaStartDelayMs) {
@@ -88,6 +95,8 @@ export class HaEnv {
     readonly ha: RedisHa,
     readonly cluster: Cluster,
     readonly password: string | undefined,
+    /** Client TLS settings, when the chart runs with TLS. */
+    readonly tls?: { ca: string; cert: string; key: string },
   ) {
     this.redis = ha.instances.map((i) => cluster.podsOf(i.deployment.name)[0]);
     this.hosts = ha.instances.map((i) => i.host);
@@ -116,20 +125,20 @@ export class HaEnv {
   }
 
   connectPod(pod: Pod, port = 6379, timeoutMs = 1000): Promise<RedisClient> {
-    return pod.connect(port, { timeoutMs, password: this.password });
+    return pod.connect(port, { timeoutMs, password: this.password, tls: this.tls });
   }
 
   connectSentinel(pod: Pod, timeoutMs = 1000): Promise<RedisClient> {
-    return pod.connect(this.sentinelPort, { timeoutMs, password: this.password });
+    return pod.connect(this.sentinelPort, { timeoutMs, password: this.password, tls: this.tls });
   }
 
   connectProxy(timeoutMs = 1000): Promise<RedisClient> {
-    return this.cluster.connect(this.proxyService, 6379, { timeoutMs, password: this.password });
+    return this.cluster.connect(this.proxyService, 6379, { timeoutMs, password: this.password, tls: this.tls });
   }
 
   /** Runs one command on a pod's Redis (or sentinel) and closes. */
   async on<T = unknown>(pod: Pod, args: Array<string | number>, port = 6379): Promise<T> {
-    const c = await pod.connect(port, { timeoutMs: 1000, password: this.password });
+    const c = await pod.connect(port, { timeoutMs: 1000, password: this.password, tls: this.tls });
     try {
       return (await c.command(...args)) as T;
     } finally {
@@ -255,7 +264,7 @@ export class HaEnv {
   async watchSentinels(): Promise<SentinelWatcher> {
     const w = new SentinelWatcher(
       this.sentinels.map((p) => ({ name: p.name, host: p.address, port: this.sentinelPort })),
-      { password: this.password },
+      { password: this.password, tls: this.tls },
     );
     await w.start(5000);
     return w;

@@ -4,6 +4,7 @@
  * issue several without awaiting. Every operation is bounded by a timeout.
  */
 import * as net from 'net';
+import * as tls from 'tls';
 
 export type RespValue = string | number | null | RedisError | RespValue[];
 
@@ -37,6 +38,8 @@ export interface ConnectOptions {
   username?: string;
   /** Local address to bind the client socket to (optional). */
   localAddress?: string;
+  /** Connect over TLS, trusting this CA (PEM), optionally with a client certificate. Host names are not checked. */
+  tls?: { ca: string; cert?: string; key?: string };
 }
 
 class Incomplete {}
@@ -105,7 +108,9 @@ export class RedisClient {
   static connect(host: string, port: number, opts: ConnectOptions = {}): Promise<RedisClient> {
     const timeoutMs = opts.timeoutMs ?? 2000;
     return new Promise<RedisClient>((resolve, reject) => {
-      const socket = net.createConnection({ host, port, localAddress: opts.localAddress });
+      const socket: net.Socket = opts.tls
+        ? tls.connect({ host, port, ...opts.tls, checkServerIdentity: () => undefined })
+        : net.createConnection({ host, port, localAddress: opts.localAddress });
       let done = false;
       const timer = setTimeout(() => {
         if (done) return;
@@ -120,7 +125,7 @@ export class RedisClient {
         socket.destroy();
         reject(new ConnectionError(`connect to ${host}:${port} failed: ${e.message}`));
       });
-      socket.once('connect', () => {
+      socket.once(opts.tls ? 'secureConnect' : 'connect', () => {
         if (done) return;
         done = true;
         clearTimeout(timer);

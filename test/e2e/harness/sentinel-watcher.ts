@@ -1,5 +1,5 @@
 /** Subscribes to Sentinel event channels on several sentinels and records timestamped events. */
-import { RedisClient, RespValue } from './resp';
+import { ConnectOptions, RedisClient, RespValue } from './resp';
 import { errText, sleep, waitUntil } from './util';
 
 export interface SentinelEvent {
@@ -25,7 +25,7 @@ export class SentinelWatcher {
 
   constructor(
     private readonly targets: SentinelTarget[],
-    private readonly opts: { password?: string; pattern?: string; reconnectMs?: number } = {},
+    private readonly opts: { password?: string; tls?: ConnectOptions['tls']; pattern?: string; reconnectMs?: number } = {},
   ) {}
 
   /** Starts watching; resolves once every target is subscribed or `timeoutMs` passed (retries continue). */
@@ -42,7 +42,7 @@ export class SentinelWatcher {
     while (!this.stopped) {
       let c: RedisClient | undefined;
       try {
-        c = await RedisClient.connect(t.host, t.port, { timeoutMs: 1000, password: this.opts.password });
+        c = await RedisClient.connect(t.host, t.port, { timeoutMs: 1000, password: this.opts.password, tls: this.opts.tls });
         const closed = new Promise<void>((resolve) => c!.onClose(() => resolve()));
         await c.subscribe('PSUBSCRIBE', [this.opts.pattern ?? '*'], (msg: RespValue[]) => {
           // ['pmessage', pattern, channel, message]
