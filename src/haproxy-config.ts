@@ -53,6 +53,19 @@ const AUTH_CHECK = [
   '  tcp-check expect string +OK',
 ];
 
+/**
+ * Sends `command` and checks its reply contains `expected`. A PING after the command marks the
+ * end of the reply (Sentinel has no QUIT), so a reply without `expected` fails at once
+ * (min-recv 0) instead of waiting for `timeout check`.
+ */
+function replyCheck(command: string, expected: string): string[] {
+  return [
+    `  tcp-check send "${command}\\r\\nPING\\r\\n"`,
+    '  tcp-check expect string "+PONG\\r\\n"',
+    `  tcp-check expect min-recv 0 string ${expected}`,
+  ];
+}
+
 /** `redis-<i>`: the server name of the i-th Redis instance in haproxy.cfg. */
 function serverName(i: number): string {
   return `redis-${i}`;
@@ -121,9 +134,7 @@ export function renderHaproxyConf(v: HaproxyConfValues): string {
     '  option tcp-check',
     '  tcp-check connect default', // with the server line's options, TLS included
     ...auth,
-    // QUIT makes the server close, so a reply that does not match fails at once, not at `timeout check`.
-    '  tcp-check send "INFO replication\\r\\nQUIT\\r\\n"',
-    '  tcp-check expect string role:master',
+    ...replyCheck('INFO replication', 'role:master'),
     ...acls,
     ...v.redis.map((_, i) => `  use-server ${serverName(i)} if ${serverName(i)}-up ${serverName(i)}-named`),
     ...v.redis.map((r, i) =>
@@ -142,8 +153,7 @@ export function renderHaproxyConf(v: HaproxyConfValues): string {
       '  option tcp-check',
       '  tcp-check connect default', // with the server line's options, TLS included
       ...auth,
-      '  tcp-check send "INFO replication\\r\\nQUIT\\r\\n"',
-      '  tcp-check expect string master_link_status:up',
+      ...replyCheck('INFO replication', 'master_link_status:up'),
       ...v.redis.map((r, i) =>
         `  server ${serverName(i)} "${r.host}${v.addressSuffix}:${r.port}"${serverTls} check inter ${inter} fall 1 rise 1 on-marked-down shutdown-sessions`),
     );
@@ -156,8 +166,7 @@ export function renderHaproxyConf(v: HaproxyConfValues): string {
       '  option tcp-check',
       '  tcp-check connect default', // with the server line's options, TLS included
       ...auth,
-      `  tcp-check send "SENTINEL get-master-addr-by-name ${v.masterName}\\r\\nQUIT\\r\\n"`,
-      `  tcp-check expect string "\\r\\n${r.host}\\r\\n\\$${String(r.port).length}\\r\\n${r.port}\\r\\n"`,
+      ...replyCheck(`SENTINEL get-master-addr-by-name ${v.masterName}`, `"\\r\\n${r.host}\\r\\n\\$${String(r.port).length}\\r\\n${r.port}\\r\\n"`),
       ...v.sentinels.map((s, j) => `  server sentinel-${j} "${s.host}${v.addressSuffix}:${s.port}"${serverTls} check inter ${inter} fall 1 rise 1`),
     );
   });

@@ -31,7 +31,16 @@ describe('renderHaproxyConf', () => {
   test('asks every sentinel about every server and matches the exact host', () => {
     const cfg = renderHaproxyConf(values);
     expect(cfg.match(/^  server sentinel-/gm)).toHaveLength(2 * 5);
-    expect(cfg).toContain('tcp-check expect string "\\r\\nredis-b\\r\\n\\$4\\r\\n6379\\r\\n"');
+    expect(cfg).toContain('tcp-check expect min-recv 0 string "\\r\\nredis-b\\r\\n\\$4\\r\\n6379\\r\\n"');
+  });
+
+  test('sentinel checks end with PING, not QUIT (Sentinel has no QUIT), so a mismatch fails at once', () => {
+    const backends = renderHaproxyConf(values).split('\n\n').filter((b) => b.includes('backend sentinels-name-'));
+    expect(backends).toHaveLength(2);
+    for (const b of backends) {
+      expect(b).not.toContain('QUIT');
+      expect(b).toMatch(/PING\\r\\n"\n  tcp-check expect string "\+PONG\\r\\n"\n  tcp-check expect min-recv 0 string/);
+    }
   });
 
   test('authenticates its checks only when auth is on, reading the password from the environment', () => {
@@ -60,7 +69,7 @@ describe('renderHaproxyConf read replicas', () => {
   test('a second listener balances over replicas whose link is up', () => {
     const cfg = renderHaproxyConf({ ...values, readReplicasPort: 6380 });
     expect(cfg).toContain('bind "${BIND_ADDRESS}:6380"');
-    expect(cfg).toMatch(/backend redis-replicas\n  balance leastconn\n[\s\S]*tcp-check expect string master_link_status:up/);
+    expect(cfg).toMatch(/backend redis-replicas\n  balance leastconn\n[\s\S]*tcp-check expect min-recv 0 string master_link_status:up/);
     expect(renderHaproxyConf(values)).not.toContain('redis-replicas');
   });
 
