@@ -5,7 +5,7 @@
  */
 import { Chart, Testing } from 'cdk8s';
 import { RedisHa, RedisHaProps } from '../src';
-import { Cluster, K8sObject, Pod, RedisClient, Writer, WriterOptions, sleep, waitUntil } from '../test/e2e/harness';
+import { Cluster, K8sObject, Pod, RedisClient, Writer, WriterOptions, sleep } from '../test/e2e/harness';
 import { HaEnv, PROXY_MAX_CONNECTIONS } from '../test/e2e/redis-ha-env';
 
 /** An extra proxy Deployment in the same harness cluster. */
@@ -128,25 +128,7 @@ export class BenchEnv {
     const env = this.env;
     const chartPods = [...env.redis, ...env.sentinels, ...env.proxies];
     await Promise.all(chartPods.filter((p) => !p.anyRunning).map((p) => this.cluster.startPod(p)));
-    const master = await waitUntil(async () => {
-      try {
-        return await env.currentMasterPod();
-      } catch {
-        return undefined;
-      }
-    }, timeoutMs, 'a sentinel naming a master');
-    await env.waitTopology(master, timeoutMs);
-    await env.waitSentinelsConverged(master, timeoutMs);
-    await env.waitProxiesReady(timeoutMs);
-    await waitUntil(async () => {
-      const c = await env.connectProxy();
-      try {
-        return (await c.command('SET', 'bench:probe', String(Date.now()))) === 'OK';
-      } finally {
-        c.close();
-      }
-    }, timeoutMs, 'a write through the proxy');
-    return master;
+    return env.settle(timeoutMs, { proxy: true });
   }
 
   async shutdown(): Promise<void> {

@@ -45,8 +45,8 @@ export function writeReport(
   if (f) L.push(`| +switch-master, median, down-after ${f.downAfterMs} ms | (sentinels alone; floor down-after + election ${ms(r.failover.find((x) => x.downAfterMs === f.downAfterMs)?.floorMs)}) | ${ms(f.switchMs.median)} | — |`);
   if (json.staleMaster) {
     const sm = json.staleMaster;
-    L.push(`| stale master (original design, restarted as soon as a quorum of sentinels switched, ${sm.runs} run(s)): acknowledged writes lost, our proxy | 0 | ${sm.lost.ours} of ${sm.acked.ours} (per run ${sm.lostPerRun.ours.join(', ')}); role-only baseline ${sm.lost.roleOnly} (${sm.lostPerRun.roleOnly.join(', ')}); chart with fail-fast sentinel checks ${sm.lost.checkFix} (${sm.lostPerRun.checkFix.join(', ')}) | ${sm.lost.ours === 0 ? 'yes' : 'no'} |`);
-    if (sm.restartedLater) L.push(`| same, restarted 5 s after the failover | 0 | ours ${sm.restartedLater.lost.ours}, role-only ${sm.restartedLater.lost.roleOnly}, fail-fast checks ${sm.restartedLater.lost.checkFix} | ${sm.restartedLater.lost.ours === 0 ? 'yes' : 'no'} |`);
+    L.push(`| stale master (original design, restarted as soon as a quorum of sentinels switched, ${sm.runs} run(s)): acknowledged writes lost, our proxy | 0 | ${sm.lost.ours} of ${sm.acked.ours} (per run ${sm.lostPerRun.ours.join(', ')}); role-only baseline ${sm.lost.roleOnly} (${sm.lostPerRun.roleOnly.join(', ')}) | ${sm.lost.ours === 0 ? 'yes' : 'no'} |`);
+    if (sm.restartedLater) L.push(`| same, restarted 5 s after the failover | 0 | ours ${sm.restartedLater.lost.ours}, role-only ${sm.restartedLater.lost.roleOnly} | ${sm.restartedLater.lost.ours === 0 ? 'yes' : 'no'} |`);
   }
   if (r.proxy) {
     const best = Math.max(...r.proxy.targets.map((t) => Math.min(t.ratio.set, t.ratio.get)));
@@ -84,14 +84,13 @@ export function writeReport(
     L.push('');
     const ev = r.failover.find((x) => x.sentinelChecks)?.sentinelChecks;
     const evTimeouts = r.failover.reduce((n, x) => n + (x.sentinelChecks?.timeouts ?? 0), 0);
-    L.push('Why the chart\'s proxy trails the sentinels: its sentinel checks send `SENTINEL get-master-addr-by-name …\\r\\nQUIT\\r\\n` and expect the ' +
-      'answer naming one server; src/haproxy-config.ts counts on QUIT closing the connection so that an answer naming another master fails at once. ' +
-      'Redis 7.0 Sentinel has no QUIT command' + (ev ? ` (measured in this run: the sentinel answered \`${ev.quitProbe.reply}\` and ` +
-      (ev.quitProbe.closedWithinMs === undefined ? 'had not closed the connection 1 s later)' : `closed the connection after ${ev.quitProbe.closedWithinMs} ms)`) : '') +
-      ', so such a check waits for `timeout check` (2 s) instead' + (ev ? `: the chart's proxy pods logged ${evTimeouts} sentinel checks ending in "Layer7 timeout" during the failover runs, e.g. \`${ev.example ?? 'n/a'}\`` : '') +
-      '. A sentinel that does not name a server is thus re-checked only every 2 s + `checkInterval`, and after the sentinels switch the proxy ' +
-      'learns it up to ~3 s later. The "fail fast" clone ends the request with `PING` instead of `QUIT`, waits for `+PONG` (the whole answer is ' +
-      'in) and then matches the answer with `min-recv 0` (conclusive at once).', '');
+    L.push('How the proxy follows the sentinels: each sentinel check sends `SENTINEL get-master-addr-by-name …\\r\\nPING\\r\\n`, waits for ' +
+      '`+PONG` (the whole answer is in) and matches the answer with `min-recv 0`, so an answer naming another master fails at once. ' +
+      'An earlier version ended the request with `QUIT`, which Redis 7.0 Sentinel does not know' + (ev ? ` (measured in this run: a sentinel answers \`${ev.quitProbe.reply}\` and ` +
+      (ev.quitProbe.closedWithinMs === undefined ? 'keeps the connection open)' : `closed the connection after ${ev.quitProbe.closedWithinMs} ms)`) : '') +
+      '; each such check then waited for `timeout check` (2 s), the proxy learned of a new master up to ~3 s after the sentinels (median gap ' +
+      '7269 ms at down-after 5000 ms in that run) and a stale master restarting in that window received writes (500 acknowledged writes lost). ' +
+      `Sentinel checks ending in "Layer7 timeout" in this run's failovers: ${evTimeouts}.`, '');
     L.push('Per kill:', '');
     L.push('| down-after | # | killed → promoted | write gap | +switch-master | quorum switched | +sdown | +odown | ' + names.map((n) => `gap ${n.replace(/^bench-/, '')}`).join(' | ') + ' | acked | lost (async repl.) |',
       '| --- | --- | --- | --- | --- | --- | --- | --- | ' + names.map(() => '---').join(' | ') + ' | --- | --- |');
@@ -117,7 +116,7 @@ export function writeReport(
       'Writers run through the whole scenario (kill, failover, stale master, demotion), one per proxy, in the same cluster: the chart\'s proxy ' +
       'Service; a **role-only baseline**, a clone of the chart\'s proxy Deployment + ConfigMap (own name, labels and Service) whose haproxy.cfg ' +
       'keeps the `role:master` checks but drops the sentinel-quorum `use-server`/`acl` logic, with plain round-robin over the servers (the common ' +
-      'HAProxy setup); and a clone of the chart\'s proxy with fail-fast sentinel checks (figure 1). HAProxy balances per connection, so each ' +
+      'HAProxy setup). HAProxy balances per connection, so each ' +
       'writer opens a new connection every 10 writes (connection churn, as short-lived connections or pools with a maximum age do). At the ' +
       'end every acknowledged write is looked up on the current master.', '');
     const keys = Object.keys(r.stale[0].writers);
@@ -138,13 +137,7 @@ export function writeReport(
     if (sm) {
       L.push(`Original design, restarted as soon as a quorum of sentinels switched (${sm.runs} run(s)): the role-only proxy sent new connections to both servers that ` +
         `said role:master until the sentinels demoted the stale one (~${ms(r.stale.find((s) => s.staleMinReplicasToWrite === 0)?.convertMs)} after its restart) and lost ` +
-        `${sm.lost.roleOnly} acknowledged writes in all; the chart's proxy lost ${sm.lost.ours} (per run: ${sm.lostPerRun.ours.join(', ')}); the chart's proxy with ` +
-        `fail-fast sentinel checks lost ${sm.lost.checkFix}.` + (sm.lost.ours > sm.lost.checkFix
-        ? ' The chart\'s losses come from the sentinel-check timeouts of figure 1: after the failover a sentinel check that still expects the old ' +
-          'master is only concluded by `timeout check` (2 s), so for up to ~3 s after the sentinels switch the chart\'s proxy still counts a quorum ' +
-          'naming the old master; a stale master that answers role:master in that window gets connections (whether it does depends on where ' +
-          'the checks are in their cycle, hence the spread between runs).'
-        : ''), '');
+        `${sm.lost.roleOnly} acknowledged writes in all; the chart's proxy lost ${sm.lost.ours} (per run: ${sm.lostPerRun.ours.join(', ')}).`, '');
     }
     const chartConf = r.stale.filter((s) => s.staleMinReplicasToWrite > 0);
     if (chartConf.length) {

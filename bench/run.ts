@@ -15,7 +15,7 @@ import { Duration } from 'cdk8s';
 import { errText } from '../test/e2e/harness';
 import { BenchEnv, chartProxyCfg, synthManifests } from './env';
 import { FailoverFigure, failoverProps, measureFailover } from './failover';
-import { fixSentinelChecksCfg, roleOnlyCfg, tuneCfg } from './haproxy-variants';
+import { roleOnlyCfg, tuneCfg } from './haproxy-variants';
 import { ProxyFigure, ProxyTarget, measureProxy } from './proxy';
 import { writeReport } from './report';
 import { ROLE_ONLY, StaleRun, measureStaleMaster } from './stale-master';
@@ -29,7 +29,6 @@ const SECONDS = Math.max(1, Number(process.env.BENCH_SECONDS ?? 5));
 const STALE_REPEATS = Math.max(1, Number(process.env.BENCH_STALE_REPEATS ?? 3));
 const STALE_PROXIES = [
   { key: 'ours', label: 'chart (sentinel quorum + role)' },
-  { key: 'checkFix', label: 'chart with fail-fast sentinel checks', variant: 'bench-check-fix' },
   { key: 'roleOnly', label: 'role-only baseline', variant: ROLE_ONLY },
 ];
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'failover,stale,proxy,synth').split(',').map((s) => s.trim()));
@@ -135,15 +134,13 @@ async function main(): Promise<number> {
     for (const [downAfterMs, subnet] of [[5000, SUBNETS.failover5000], [2000, SUBNETS.failover2000]]) {
       try {
         const props = failoverProps(downAfterMs);
-        const fixed = fixSentinelChecksCfg(chartProxyCfg(props));
-        const fixedFast = fixSentinelChecksCfg(chartProxyCfg({ ...props, proxy: { checkInterval: Duration.millis(250) } }));
+        const fast = chartProxyCfg({ ...props, proxy: { checkInterval: Duration.millis(250) } });
         results.failover.push(await measureFailover({
           subnet,
           downAfterMs,
           kills: KILLS,
           variants: [
-            { name: 'bench-check-fix', cfg: fixed, label: 'sentinel checks end with PING (fail fast), checkInterval 1s' },
-            { name: 'bench-check-fix-250', cfg: fixedFast, label: 'same, checkInterval 250ms' },
+            { name: 'bench-check-250', cfg: fast, label: 'chart with prop `checkInterval: 250ms`' },
           ],
           log,
         }));
@@ -176,7 +173,6 @@ async function main(): Promise<number> {
         props: {},
         variants: [
           { name: ROLE_ONLY, cfg: roleOnlyCfg(base) },
-          { name: 'bench-check-fix', cfg: fixSentinelChecksCfg(base) },
           ...tuning.map((t) => ({ name: t.target.variant!, cfg: t.cfg })),
         ],
       });

@@ -1,9 +1,8 @@
 /**
  * Figure 2, stale master: after a failover the old master comes back as a master with its old data (the
  * original design's restart: plain redis-server, no replicaof) until the sentinels demote it. One writer goes
- * through the chart's proxy, one through each other proxy (a role-only baseline, the common HAProxy setup; the
- * chart's proxy with fail-fast sentinel checks) in the same cluster; at the end, acknowledged writes missing on
- * the current master are counted for each.
+ * through the chart's proxy, one through a role-only baseline proxy (the common HAProxy setup) in the same
+ * cluster; at the end, acknowledged writes missing on the current master are counted for each.
  */
 import { Writer, errText, parseInfo, sleep, waitUntil } from '../test/e2e/harness';
 import { BenchEnv, churnWriter } from './env';

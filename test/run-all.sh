@@ -4,17 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need=()
-for bin in redis-server redis-sentinel redis-cli redis-benchmark haproxy shellcheck openssl unshare nsenter setpriv; do
-  command -v "$bin" >/dev/null 2>&1 || need+=("$bin")
-done
-if [ "${#need[@]}" -gt 0 ]; then
-  echo "installing Debian packages for: ${need[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q --no-install-recommends redis-server redis-sentinel redis-tools haproxy shellcheck openssl util-linux
-fi
-[ -d node_modules ] || npm ci
+source scripts/ensure-packages.sh
 
 npm run --silent build
 npx tsc -p tsconfig.dev.json
@@ -22,6 +12,7 @@ out=$(mktemp -d)
 status=0
 npx jest --selectProjects unit --json --outputFile="$out/unit.json" || status=1
 npx jest --selectProjects e2e --runInBand --json --outputFile="$out/e2e.json" || status=1
+# shellcheck disable=SC2016 # a JavaScript program, not shell
 node -e '
   const r = process.argv.slice(1).map((f) => { try { return require(f); } catch { return { numPassedTests: 0, numFailedTests: 1 }; } });
   const sum = (k) => r.reduce((n, x) => n + x[k], 0);

@@ -47,25 +47,7 @@ interface KillResult {
  */
 async function healthy(env: HaEnv, timeoutMs = 30_000, opts: { converged?: boolean; heal?: boolean } = {}): Promise<Pod> {
   if (opts.heal !== false) await env.heal();
-  const master = await waitUntil(async () => {
-    try {
-      return await env.currentMasterPod();
-    } catch {
-      return undefined;
-    }
-  }, timeoutMs, 'a sentinel naming a master');
-  await env.waitTopology(master, timeoutMs);
-  if (opts.converged !== false) await env.waitSentinelsConverged(master, timeoutMs);
-  await env.waitProxiesReady(timeoutMs);
-  await waitUntil(async () => {
-    const c = await env.connectProxy();
-    try {
-      return (await c.command('SET', 'e2e:probe', String(Date.now()))) === 'OK';
-    } finally {
-      c.close();
-    }
-  }, timeoutMs, 'a write through the proxy');
-  return master;
+  return env.settle(timeoutMs, { converged: opts.converged, proxy: true });
 }
 
 /** SIGKILLs the current master under write load; checks promotion, durability and single-master. */

@@ -11,17 +11,8 @@ jest.setTimeout(180_000);
 const SHORT = { downAfter: Duration.millis(2000), failoverTimeout: Duration.millis(6000) };
 
 /** Waits for a converged topology around the sentinels' current master and returns it. */
-async function settled(env: HaEnv, timeoutMs = 30_000): Promise<Pod> {
-  const master = await waitUntil(async () => {
-    try {
-      return await env.currentMasterPod();
-    } catch {
-      return undefined;
-    }
-  }, timeoutMs, 'a sentinel naming a master');
-  await env.waitTopology(master, timeoutMs);
-  await env.waitSentinelsConverged(master, timeoutMs);
-  return master;
+function settled(env: HaEnv, timeoutMs = 30_000): Promise<Pod> {
+  return env.settle(timeoutMs);
 }
 
 /** Asks the sentinels to fail over and waits for another master. */

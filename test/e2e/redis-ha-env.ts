@@ -249,6 +249,35 @@ export class HaEnv {
     );
   }
 
+  /**
+   * Waits for a known state and returns the master: a master the sentinels name, every running replica
+   * linked to it, (unless `converged: false`) every sentinel knowing all replicas and each other, and (with
+   * `proxy: true`) the proxies ready and routing a write.
+   */
+  async settle(timeoutMs = 30_000, opts: { converged?: boolean; proxy?: boolean } = {}): Promise<Pod> {
+    const master = await waitUntil(async () => {
+      try {
+        return await this.currentMasterPod();
+      } catch {
+        return undefined;
+      }
+    }, timeoutMs, 'a sentinel naming a master');
+    await this.waitTopology(master, timeoutMs);
+    if (opts.converged !== false) await this.waitSentinelsConverged(master, timeoutMs);
+    if (opts.proxy) {
+      await this.waitProxiesReady(timeoutMs);
+      await waitUntil(async () => {
+        const c = await this.connectProxy();
+        try {
+          return (await c.command('SET', 'e2e:probe', String(Date.now()))) === 'OK';
+        } finally {
+          c.close();
+        }
+      }, timeoutMs, 'a write through the proxy');
+    }
+    return master;
+  }
+
   /** Starts every pod that is not running and thaws frozen ones (to recover after a failed scenario). */
   async heal(): Promise<void> {
     for (const p of this.cluster.pods) if (p.containers.some((c) => c.frozen)) p.thaw();
