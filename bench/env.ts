@@ -6,7 +6,7 @@
 import { Chart, Testing } from 'cdk8s';
 import { RedisHa, RedisHaProps } from '../src';
 import { Cluster, K8sObject, Pod, RedisClient, Writer, WriterOptions, sleep } from '../test/e2e/harness';
-import { HaEnv, PROXY_MAX_CONNECTIONS } from '../test/e2e/redis-ha-env';
+import { HaEnv } from '../test/e2e/redis-ha-env';
 
 /** An extra proxy Deployment in the same harness cluster. */
 export interface ProxyVariant {
@@ -26,10 +26,6 @@ export interface BenchEnvOptions {
 
 export const VARIANT_LABEL = 'bench.cdk8s-redis-ha/proxy';
 
-/** The chart's props as the bench (and the e2e suite) runs them: maxConnections fits this machine's fd limit. */
-export function benchProps(props: RedisHaProps = {}): RedisHaProps {
-  return { ...props, proxy: { maxConnections: PROXY_MAX_CONNECTIONS, ...props.proxy } };
-}
 
 /** The chart's synthesized manifests for some props (nothing is started). */
 export function synthManifests(props: RedisHaProps): { ha: RedisHa; manifests: K8sObject[] } {
@@ -40,7 +36,7 @@ export function synthManifests(props: RedisHaProps): { ha: RedisHa; manifests: K
 
 /** The haproxy.cfg the chart renders for these props. */
 export function chartProxyCfg(props: RedisHaProps): string {
-  const { ha, manifests } = synthManifests(benchProps(props));
+  const { ha, manifests } = synthManifests(props);
   const dep = manifests.find((o) => o.kind === 'Deployment' && o.metadata.name === ha.proxy.deployment.name)!;
   const cmName = dep.spec.template.spec.volumes.find((v: K8sObject) => v.configMap).configMap.name;
   return manifests.find((o) => o.kind === 'ConfigMap' && o.metadata.name === cmName)!.data['haproxy.cfg'];
@@ -72,7 +68,7 @@ export function cloneProxy(manifests: K8sObject[], proxyDeployment: string, v: P
 
 export class BenchEnv {
   static async create(opts: BenchEnvOptions): Promise<BenchEnv> {
-    const props = benchProps(opts.props);
+    const props = opts.props ?? {};
     const { ha, manifests } = synthManifests(props);
     for (const v of opts.variants ?? []) manifests.push(...cloneProxy(manifests, ha.proxy.deployment.name, v));
     const cluster = new Cluster(manifests, { subnet: opts.subnet, name: opts.name, secrets: {}, dns: true });

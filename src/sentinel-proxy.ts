@@ -35,7 +35,9 @@ export interface SentinelProxyOptions {
   readonly image?: string;
   /**
    * How often HAProxy checks each Redis server's role and asks each sentinel for the master.
-   * @default Duration.seconds(1)
+   * It bounds how long after the sentinels' switch the proxy follows (measured: median write gap
+   * 493 ms above the sentinels' own floor at 1 s, 252 ms at 250 ms).
+   * @default Duration.millis(250)
    */
   readonly checkInterval?: Duration;
   /**
@@ -99,7 +101,7 @@ export class SentinelProxy extends Construct {
     super(scope, id);
     const replicas = checkInt(this, 'replicas', props.replicas ?? 2, 1);
     const image = checkImage(this, 'image', props.image ?? DEFAULT_HAPROXY_IMAGE);
-    const checkMs = checkDurationMs(this, 'checkInterval', props.checkInterval ?? Duration.seconds(1));
+    const checkMs = checkDurationMs(this, 'checkInterval', props.checkInterval ?? Duration.millis(250));
     const maxConnections = checkInt(this, 'maxConnections', props.maxConnections ?? 4096, 1);
     const clientTimeoutMs = checkDurationMs(this, 'clientTimeout', props.clientTimeout ?? Duration.hours(1));
     const threads = checkInt(this, 'threads', props.threads ?? 1, 1, 64);

@@ -8,12 +8,6 @@ import { Cluster, K8sObject, Pod, RedisClient, SentinelWatcher, errText, parseIn
 export const AUTH_SECRET = 'redis-ha-e2e-auth';
 export const AUTH_KEY = 'password';
 
-/**
- * A proxy maxconn that fits this machine's RLIMIT_NOFILE hard limit (20000, not raisable here): HAProxy needs
- * about 2 fds per connection and exits with "Cannot raise FD limit" otherwise. The chart default (4096) fits.
- */
-export const PROXY_MAX_CONNECTIONS = 4000;
-
 export interface HaEnvOptions {
   subnet: number;
   name: string;
