@@ -81,6 +81,10 @@ export function renderHaproxyConf(v: HaproxyConfValues): string {
   const bindTls = v.tls ? ` ssl crt ${v.tls.cert}` : '';
   const serverTls = v.tls ? ` ssl verify required ca-file ${v.tls.ca} crt ${v.tls.cert} check-ssl` : '';
   const inter = `${v.checkIntervalMilliseconds}ms`;
+  // Sentinel answers are re-read every `fast`, and a Redis server needs two passing checks `fast` apart
+  // to rise: a stale master that comes back as master cannot rise before the proxy has seen that the
+  // sentinels no longer name it.
+  const fast = `${Math.max(50, Math.round(v.checkIntervalMilliseconds * 0.4))}ms`;
   const acls = v.redis.map((_, i) => [
     `  acl ${serverName(i)}-up srv_is_up(redis-master/${serverName(i)})`,
     `  acl ${serverName(i)}-named nbsrv(sentinels-name-${serverName(i)}) ge ${v.quorum}`,
@@ -138,7 +142,7 @@ export function renderHaproxyConf(v: HaproxyConfValues): string {
     ...acls,
     ...v.redis.map((_, i) => `  use-server ${serverName(i)} if ${serverName(i)}-up ${serverName(i)}-named`),
     ...v.redis.map((r, i) =>
-      `  server ${serverName(i)} "${r.host}${v.addressSuffix}:${r.port}" weight 0${serverTls} check inter ${inter} fall 1 rise 1 on-marked-down shutdown-sessions`),
+      `  server ${serverName(i)} "${r.host}${v.addressSuffix}:${r.port}" weight 0${serverTls} check inter ${inter} fastinter ${fast} downinter ${fast} fall 1 rise 2 on-marked-down shutdown-sessions`),
   ];
   if (v.readReplicasPort !== undefined) {
     lines.push(
@@ -167,7 +171,7 @@ export function renderHaproxyConf(v: HaproxyConfValues): string {
       '  tcp-check connect default', // with the server line's options, TLS included
       ...auth,
       ...replyCheck(`SENTINEL get-master-addr-by-name ${v.masterName}`, `"\\r\\n${r.host}\\r\\n\\$${String(r.port).length}\\r\\n${r.port}\\r\\n"`),
-      ...v.sentinels.map((s, j) => `  server sentinel-${j} "${s.host}${v.addressSuffix}:${s.port}"${serverTls} check inter ${inter} fall 1 rise 1`),
+      ...v.sentinels.map((s, j) => `  server sentinel-${j} "${s.host}${v.addressSuffix}:${s.port}"${serverTls} check inter ${fast} fall 1 rise 1`),
     );
   });
   lines.push('');

@@ -28,6 +28,12 @@ describe('renderHaproxyConf', () => {
     expect(cfg).toMatch(/server redis-0 "redis-a\.\$\{POD_NAMESPACE\}\.svc\.cluster\.local:6379" weight 0 .*on-marked-down shutdown-sessions/);
   });
 
+  test('a Redis server rises only after the sentinel answers have been re-read', () => {
+    const cfg = renderHaproxyConf({ ...values, checkIntervalMilliseconds: 250 });
+    expect(cfg).toMatch(/server redis-0 .* check inter 250ms fastinter 100ms downinter 100ms fall 1 rise 2 /);
+    expect(cfg).toMatch(/server sentinel-0 .* check inter 100ms fall 1 rise 1/);
+  });
+
   test('asks every sentinel about every server and matches the exact host', () => {
     const cfg = renderHaproxyConf(values);
     expect(cfg.match(/^  server sentinel-/gm)).toHaveLength(2 * 5);
