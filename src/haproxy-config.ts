@@ -77,7 +77,13 @@ function serverName(i: number): string {
  * a stale master that restarted as master never receives writes.
  */
 export function renderHaproxyConf(v: HaproxyConfValues): string {
-  const auth = v.auth ? AUTH_CHECK : [];
+  // A backend's health check: connect with the server line's options (TLS included), AUTH, then one request.
+  const check = (command: string, expected: string) => [
+    '  option tcp-check',
+    '  tcp-check connect default',
+    ...(v.auth ? AUTH_CHECK : []),
+    ...replyCheck(command, expected),
+  ];
   const bindTls = v.tls ? ` ssl crt ${v.tls.cert}` : '';
   const serverTls = v.tls ? ` ssl verify required ca-file ${v.tls.ca} crt ${v.tls.cert} check-ssl` : '';
   const inter = `${v.checkIntervalMilliseconds}ms`;
@@ -135,10 +141,7 @@ export function renderHaproxyConf(v: HaproxyConfValues): string {
     '',
     '# Weight 0: a server is reached only through use-server, never by load balancing.',
     'backend redis-master',
-    '  option tcp-check',
-    '  tcp-check connect default', // with the server line's options, TLS included
-    ...auth,
-    ...replyCheck('INFO replication', 'role:master'),
+    ...check('INFO replication', 'role:master'),
     ...acls,
     ...v.redis.map((_, i) => `  use-server ${serverName(i)} if ${serverName(i)}-up ${serverName(i)}-named`),
     ...v.redis.map((r, i) =>
@@ -154,10 +157,7 @@ export function renderHaproxyConf(v: HaproxyConfValues): string {
       '',
       'backend redis-replicas',
       '  balance leastconn',
-      '  option tcp-check',
-      '  tcp-check connect default', // with the server line's options, TLS included
-      ...auth,
-      ...replyCheck('INFO replication', 'master_link_status:up'),
+      ...check('INFO replication', 'master_link_status:up'),
       ...v.redis.map((r, i) =>
         `  server ${serverName(i)} "${r.host}${v.addressSuffix}:${r.port}"${serverTls} check inter ${inter} fall 1 rise 1 on-marked-down shutdown-sessions`),
     );
@@ -167,10 +167,7 @@ export function renderHaproxyConf(v: HaproxyConfValues): string {
       '',
       `# Up while a sentinel names ${r.host}:${r.port} as master.`,
       `backend sentinels-name-${serverName(i)}`,
-      '  option tcp-check',
-      '  tcp-check connect default', // with the server line's options, TLS included
-      ...auth,
-      ...replyCheck(`SENTINEL get-master-addr-by-name ${v.masterName}`, `"\\r\\n${r.host}\\r\\n\\$${String(r.port).length}\\r\\n${r.port}\\r\\n"`),
+      ...check(`SENTINEL get-master-addr-by-name ${v.masterName}`, `"\\r\\n${r.host}\\r\\n\\$${String(r.port).length}\\r\\n${r.port}\\r\\n"`),
       ...v.sentinels.map((s, j) => `  server sentinel-${j} "${s.host}${v.addressSuffix}:${s.port}"${serverTls} check inter ${fast} fall 1 rise 1`),
     );
   });
