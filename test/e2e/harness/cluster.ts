@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { DnsResponder } from './dns';
-import { ExecOptions, ExecResult, Pod, PodHost, ProbeKind, tail } from './kubelet';
+import { Container, ExecOptions, ExecResult, Pod, PodHost, ProbeKind, tail } from './kubelet';
 import { K8sObject, Secrets, b64decode, expandVars, labelsMatch, nameOf, nsOf } from './manifest';
 import { ConnectOptions, ConnectionError, RedisClient } from './resp';
 import { errText, pidAlive } from './util';
@@ -49,7 +49,6 @@ export class Cluster implements PodHost {
   readonly services = new Map<string, ServiceInfo>();
   readonly notes: string[] = [];
   private readonly objects: K8sObject[];
-  private readonly createdDirs: string[] = [];
   private readonly rrIndex = new Map<string, number>();
   private readonly eventLog: string[] = [];
   private readonly verbose: boolean;
@@ -246,18 +245,10 @@ export class Cluster implements PodHost {
     return path.join(this.workDir, 'etc', `resolv-${pod.namespace}.conf`);
   }
 
-  ensureMountTarget(p: string): void {
-    if (!path.isAbsolute(p)) throw new Error(`mountPath must be absolute: ${p}`);
-    const parts = path.normalize(p).split('/').filter(Boolean);
-    let cur = '';
-    for (const part of parts) {
-      cur += '/' + part;
-      if (!fs.existsSync(cur)) {
-        fs.mkdirSync(cur, { mode: 0o755 });
-        this.createdDirs.push(cur);
-        this.log(`created host mount target ${cur}`);
-      }
-    }
+  rootDir(c: Container): string {
+    const dir = path.join(this.workDir, 'roots', `${c.pod.name}_${c.name}`);
+    fs.mkdirSync(dir, { recursive: true });
+    return dir;
   }
 
   resolveEnv(pod: Pod, container: K8sObject): Record<string, string> {
@@ -455,7 +446,7 @@ export class Cluster implements PodHost {
     await Promise.all(this.pods.map((p) => p.waitReady(timeoutMs)));
   }
 
-  /** SIGKILLs everything, removes the work dir (unless KEEP_E2E=1) and the mount targets it created. */
+  /** SIGKILLs everything and removes the work dir (unless KEEP_E2E=1). */
   async shutdown(): Promise<void> {
     if (this.shutDown) return;
     this.shutDown = true;
@@ -473,13 +464,6 @@ export class Cluster implements PodHost {
       }),
     );
     this.dnsResponder?.stop();
-    for (const d of [...this.createdDirs].reverse()) {
-      try {
-        fs.rmdirSync(d);
-      } catch (e) {
-        this.log(`could not remove created mount target ${d}: ${errText(e)}`);
-      }
-    }
     if (process.env.KEEP_E2E === '1') {
       console.log(`[harness] KEEP_E2E=1: work dir kept at ${this.workDir}`);
     } else {

@@ -1,9 +1,9 @@
 /**
  * Pods and containers as local processes ("mini-kubelet").
  *
- * Every container runs as
- *   unshare -m -u --propagation private -- sh -c '<mounts>; exec setpriv ... -- "$@"' sh <command> <args...>
- * detached in its own process group; unshare and sh exec, so the spawned PID is the container's process.
+ * Every container runs in a private root (test/util/private-root.ts): its own mount and UTS
+ * namespaces, its volumes bound at their mount paths, chrooted, then `setpriv` to its user;
+ * detached in its own process group. Every step execs, so the spawned PID is the container's process.
  */
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
@@ -12,8 +12,9 @@ import * as net from 'net';
 import * as path from 'path';
 import { K8sObject, expandVars } from './manifest';
 import { registerGroup, unregisterGroup } from './registry';
+import { RootMount, privateRootArgv } from '../../util/private-root';
 import { ConnectOptions, RedisClient } from './resp';
-import { TimeoutError, errText, shq, sleep, withTimeout } from './util';
+import { TimeoutError, errText, sleep, withTimeout } from './util';
 
 export type ProbeKind = 'readiness' | 'liveness' | 'startup';
 
@@ -40,8 +41,8 @@ export interface PodHost {
   log(msg: string): void;
   /** Prepares volumes for a pod start; returns volume name -> host dir. */
   prepareVolumes(pod: Pod): Map<string, { dir: string; alwaysReadOnly: boolean }>;
-  /** Host-side directory creation for a mount target (remembered for cleanup). */
-  ensureMountTarget(p: string): void;
+  /** An empty host directory, inside the work dir, for the container's private root. */
+  rootDir(c: Container): string;
   resolveEnv(pod: Pod, container: K8sObject): Record<string, string>;
   hostsFile(pod: Pod): string;
   resolvConf(pod: Pod): string;
@@ -127,24 +128,19 @@ export class Container {
     const argv: string[] = [...spec.command, ...(spec.args ?? [])].map((s: string) => expandVars(String(s), this.env));
     const user = this.user();
 
-    // Mount steps, parents before children.
-    const mounts = [...(spec.volumeMounts ?? [])].sort((a: K8sObject, b: K8sObject) => a.mountPath.split('/').length - b.mountPath.split('/').length);
-    const steps: string[] = ['set -e'];
-    for (const m of mounts) {
+    const mounts: RootMount[] = (spec.volumeMounts ?? []).map((m: K8sObject) => {
       if (m.subPath || m.subPathExpr) throw new Error(`pod ${this.pod.name} container ${this.name}: volumeMount ${m.name} uses subPath (not supported by the harness)`);
       const vol = volumes.get(m.name);
       if (!vol) throw new Error(`pod ${this.pod.name} container ${this.name}: volumeMount ${m.name} has no matching volume`);
-      host.ensureMountTarget(m.mountPath);
-      steps.push(`mount --bind ${shq(vol.dir)} ${shq(m.mountPath)}`);
-      if (m.readOnly || vol.alwaysReadOnly) steps.push(`mount -o remount,ro,bind ${shq(m.mountPath)}`);
-    }
-    steps.push(`mount --bind ${shq(host.hostsFile(this.pod))} /etc/hosts`);
-    steps.push(`mount --bind ${shq(host.resolvConf(this.pod))} /etc/resolv.conf`);
-    steps.push(`printf %s ${shq(this.pod.name.slice(0, 63))} > /proc/sys/kernel/hostname`);
-    if (user.readOnlyRoot) steps.push('mount -o remount,ro,bind /');
-    steps.push(`cd ${shq(spec.workingDir ?? '/')}`);
-    steps.push(`exec setpriv ${setprivArgs(user).join(' ')} -- "$@"`);
-    const script = steps.join('\n');
+      return { source: vol.dir, target: m.mountPath, readOnly: Boolean(m.readOnly || vol.alwaysReadOnly) };
+    });
+    mounts.push({ source: host.hostsFile(this.pod), target: '/etc/hosts' }, { source: host.resolvConf(this.pod), target: '/etc/resolv.conf' });
+    // A private root: mount paths are made inside the container's own mount namespace, never on the host.
+    const root = host.rootDir(this);
+    const command = privateRootArgv(
+      { root, mounts, readOnlyRoot: user.readOnlyRoot, workingDir: spec.workingDir ?? '/', hostname: this.pod.name.slice(0, 63) },
+      ['setpriv', ...setprivArgs(user), '--', ...argv],
+    );
 
     fs.mkdirSync(path.dirname(this.logFile), { recursive: true });
     const fd = fs.openSync(this.logFile, 'a');
@@ -152,7 +148,7 @@ export class Container {
     fs.writeSync(fd, `\n===== [harness] ${new Date().toISOString()} start #${this.starts} of ${this.pod.name}/${this.name} at ${this.pod.address}: ${JSON.stringify(argv)}\n`);
     let child: ChildProcess;
     try {
-      child = spawn('unshare', ['-m', '-u', '--propagation', 'private', '--', 'sh', '-c', script, 'sh', ...argv], {
+      child = spawn(command[0], command.slice(1), {
         detached: true,
         stdio: ['ignore', fd, fd],
         env: this.env,
@@ -264,7 +260,7 @@ export class Container {
     if (!this.running || this.pid === undefined) throw new Error(`exec in ${this.pod.name}/${this.name}: container is not running`);
     const timeoutMs = opts.timeoutMs ?? 10000;
     const user = this.user();
-    const child = spawn('nsenter', ['--target', String(this.pid), '--mount', '--uts', '--', 'setpriv', ...setprivArgs(user), '--', ...argv], {
+    const child = spawn('nsenter', ['--target', String(this.pid), '--mount', '--uts', '--root', '--wd', '--', 'setpriv', ...setprivArgs(user), '--', ...argv], {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...this.env, ...(opts.env ?? {}) },
