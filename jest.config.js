@@ -5,6 +5,8 @@ module.exports = {
     {
       displayName: 'unit',
       testEnvironment: 'node',
+      // Above every bounded wait inside a unit test (a real process's start: 10 s; a tool run: 15 s).
+      testTimeout: 30_000,
       transform: tsJest,
       testMatch: ['<rootDir>/test/**/*.test.ts'],
       testPathIgnorePatterns: ['/node_modules/', '/test/e2e/'],

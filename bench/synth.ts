@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'child_process';
-import { mkdtempSync } from 'fs';
+import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 
@@ -47,5 +47,6 @@ export function measureSynth(): SynthFigures {
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'ignore' });
   const cliMs = timeCommand('npx', ['--no-install', 'cdk8s', 'synth', '-o', out]);
   const cliTsNodeMs = timeCommand('npx', ['--no-install', 'cdk8s', 'synth', '-o', out, '--app', 'npx ts-node src/main.ts']);
+  rmSync(out, { recursive: true, force: true });
   return { ms, rssMb, cliMs, cliTsNodeMs };
 }

@@ -1,11 +1,11 @@
-import { readFileSync, readdirSync, mkdtempSync } from 'fs';
-import { tmpdir } from 'os';
+import { readFileSync, readdirSync } from 'fs';
 import { join } from 'path';
 import { buildApp } from '../src/main';
+import { tempDir } from './util/temp';
 
 describe('dist/', () => {
   test('equals a fresh synth of the default app', () => {
-    const out = mkdtempSync(join(tmpdir(), 'redis-ha-dist-'));
+    const out = tempDir('dist');
     buildApp(out).synth();
     const dist = join(__dirname, '..', 'dist');
     expect(readdirSync(dist).sort()).toEqual(readdirSync(out).sort());

@@ -1,6 +1,6 @@
 import { execFileSync } from 'child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'fs';
-import { tmpdir } from 'os';
+import { readFileSync, writeFileSync } from 'fs';
+import { tempDir } from './temp';
 import { join } from 'path';
 
 /** PEM texts of a CA and one certificate it signed. */
@@ -17,8 +17,8 @@ export interface TestCerts {
  * `names` (DNS) and 127.0.0.0/8 addresses used by tests, in a fresh directory.
  */
 export function makeCerts(names: string[], ips: string[] = []): TestCerts {
-  const dir = mkdtempSync(join(tmpdir(), 'redis-ha-certs-'));
-  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe', timeout: 30_000 });
+  const dir = tempDir('certs');
+  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe', timeout: 15_000 });
   run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=redis-ha-test-ca',
     '-keyout', 'ca.key', '-out', 'ca.crt');
   run('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=redis-ha', '-keyout', 'tls.key', '-out', 'tls.csr');

@@ -1,11 +1,11 @@
 import { SpawnSyncReturns, spawnSync } from 'child_process';
-import { mkdtempSync, writeFileSync } from 'fs';
-import { tmpdir } from 'os';
+import { writeFileSync } from 'fs';
+import { tempDir } from './temp';
 import { join } from 'path';
 
 /** Writes text to a fresh temp file and returns its path. */
 export function tempFile(name: string, text: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'redis-ha-test-'));
+  const dir = tempDir('test');
   const path = join(dir, name);
   writeFileSync(path, text);
   return path;
@@ -15,9 +15,9 @@ export function tempFile(name: string, text: string): string {
 export function lintScript(script: string): string {
   const path = tempFile('script.sh', script);
   const out: string[] = [];
-  const syntax = spawnSync('sh', ['-n', path], { encoding: 'utf8' });
+  const syntax = spawnSync('sh', ['-n', path], { encoding: 'utf8', timeout: 10_000 });
   if (syntax.status !== 0) out.push(`sh -n: ${syntax.stderr}`);
-  const sc = spawnSync('shellcheck', ['-s', 'sh', path], { encoding: 'utf8' });
+  const sc = spawnSync('shellcheck', ['-s', 'sh', path], { encoding: 'utf8', timeout: 15_000 });
   if (sc.status !== 0) out.push(`shellcheck (${sc.error ?? sc.status}): ${sc.stdout}${sc.stderr}`);
   return out.join('\n');
 }
@@ -30,5 +30,5 @@ export function lintScript(script: string): string {
 export function withLoopbackDns(argv: string[], env: NodeJS.ProcessEnv): SpawnSyncReturns<string> {
   const resolv = tempFile('resolv.conf', 'nameserver 127.255.255.254\noptions timeout:1 attempts:1\n');
   return spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c',
-    'mount --bind "$0" /etc/resolv.conf && exec "$@"', resolv, ...argv], { encoding: 'utf8', env, timeout: 30_000 });
+    'mount --bind "$0" /etc/resolv.conf && exec "$@"', resolv, ...argv], { encoding: 'utf8', env, timeout: 15_000 });
 }
