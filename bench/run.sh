@@ -5,5 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source scripts/ensure-packages.sh
+source scripts/private-tmp.sh
 
-exec npx ts-node --transpile-only bench/run.ts
+npx ts-node --transpile-only bench/run.ts

@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source scripts/ensure-packages.sh
+source scripts/private-tmp.sh
 
 npm run --silent build
 npx tsc -p tsconfig.dev.json
