@@ -1,6 +1,6 @@
 /** Subscribes to Sentinel event channels on several sentinels and records timestamped events. */
 import { ConnectOptions, RedisClient, RespValue } from './resp';
-import { errText, sleep, waitUntil } from './util';
+import { errText, settleWithin, sleep, waitUntil } from './util';
 
 export interface SentinelEvent {
   at: number;
@@ -84,6 +84,6 @@ export class SentinelWatcher {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const c of this.clients.values()) c.close();
-    await Promise.race([Promise.all(this.loops), sleep(3000)]);
+    await settleWithin(Promise.all(this.loops), 3000);
   }
 }

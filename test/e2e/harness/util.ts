@@ -68,6 +68,16 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
   });
 }
 
+/** Waits for `p` to settle, at most `ms`; true if it settled. Leaves no timer behind. */
+export async function settleWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  try {
+    await withTimeout(p, ms, 'settle');
+    return true;
+  } catch (e) {
+    return !(e instanceof TimeoutError);
+  }
+}
+
 export function errText(e: unknown): string {
   if (e instanceof Error) return `${e.name}: ${e.message}`;
   return String(e);

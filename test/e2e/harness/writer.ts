@@ -3,7 +3,7 @@
  * with timestamps, for measuring client-visible write gaps and lost acknowledged writes.
  */
 import { RedisClient } from './resp';
-import { errText, sleep } from './util';
+import { errText, settleWithin, sleep } from './util';
 
 export interface WriteRecord {
   n: number;
@@ -85,7 +85,7 @@ export class Writer {
   async stop(): Promise<void> {
     this.stopping = true;
     const limit = this.o.commandTimeoutMs + this.o.waitMs + 2000;
-    await Promise.race([this.loop, sleep(limit)]);
+    if (this.loop) await settleWithin(this.loop, limit);
     this.client?.close();
     this.client = undefined;
   }
