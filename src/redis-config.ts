@@ -85,17 +85,35 @@ export function renderRedisConf(v: RedisConfValues): string {
 }
 
 /**
+ * How long a restarted master waits for the sentinels to promote a peer that holds more data:
+ * above a natural failover with the default timings (down-after 5 s + failover-timeout 15 s).
+ * After it the pod exits and is retried, still refusing to serve as master.
+ */
+const HAND_OVER_WAIT_SECONDS = 60;
+
+/** Where a pending instance "replicates" from: a loopback port nothing listens on. */
+const PENDING_MASTER_PORT = 1;
+
+/**
  * The Redis entrypoint. On every start it asks the sentinels which instance is
  * master and starts as that master's replica (or as master when it is named);
  * only a first boot with no sentinel answering falls back to the chart's
  * initial role, and a volume that was last started as a replica never promotes
  * itself on a guess.
+ *
+ * Before it serves as master it asks its peers (`PEER_HOSTS`) whether one
+ * holds more: any data when its own volume is empty, or a replica that was
+ * streaming from it when it went down (it has all this volume has, and more).
+ * Then it asks the sentinels to promote a replica and starts as its replica.
+ * An empty volume starts as master only when every peer answered without data
+ * (a first boot, or nothing to lose).
  */
 export function renderRedisEntrypoint(): string {
   const p = REDIS_PATHS;
   return `${SCRIPT_HEADER}# Starts redis-server with the role the sentinels agree on.
 ${logFn('redis-entrypoint')}
 ${CONF_QUOTE_FN}
+${LOCAL_HOST_FN}
 ${CLI_AUTH}
 
 # Prints "HOST PORT" named by most answering sentinels, or nothing.
@@ -107,6 +125,75 @@ ask_sentinels() {
   done | sort | uniq -c | sort -rn | awk 'NR == 1 { print $2, $3 }'
 }
 
+# Prints "KEYS STREAMED" for a peer: its key count, and 1 when it is a replica that was streaming
+# from this instance until this one went down (it holds at least what this volume holds), else 0.
+# Prints nothing when the peer does not answer or is still loading.
+peer_state() {
+  timeout 3 ${REDIS_CLI} -h "$1" -p "$REDIS_PORT" info 2>/dev/null | tr -d '\\r' | awk -F: -v me="$ANNOUNCE_HOST" '
+    /^# Keyspace/ { ok = 1 }
+    $1 == "loading" && $2 == 1 { loading = 1 }
+    /^db[0-9]+:keys=/ { split($2, f, /[=,]/); n += f[2] }
+    $1 == "master_host" && $2 == me { mine = 1 }
+    $1 == "master_link_down_since_seconds" && $2 >= 0 { linked = 1 }
+    END { if (ok && !loading) print n + 0, (mine && linked) ? 1 : 0 }'
+}
+
+# Asks every peer, for up to $1 seconds, whether one holds more than this volume: any data when this
+# volume is empty, else a replica that was streaming from it. Prints "ahead HOSTS", "none" (every
+# peer answered, none is ahead) or "unknown".
+survey_peers() {
+  until=$(( $(date +%s) + $1 ))
+  while :; do
+    answered=0; ahead=""
+    for h in $PEER_HOSTS; do
+      st=$(peer_state "$h") || st=""
+      [ -n "$st" ] || continue
+      answered=$(( answered + 1 ))
+      set -- $st
+      if [ "$1" -gt 0 ] && { [ "$2" = 1 ] || [ ! -f "$role_file" ]; }; then ahead="$ahead $h"; fi
+    done
+    if [ -n "$ahead" ]; then echo "ahead$ahead"; return; fi
+    if [ "$answered" -eq "$(echo $PEER_HOSTS | wc -w)" ]; then echo none; return; fi
+    if [ "$(date +%s)" -ge "$until" ]; then echo unknown; return; fi
+    sleep 0.2
+  done
+}
+
+# Asks the sentinels once to promote a replica (a natural failover follows anyway, since this
+# instance does not answer), then waits, bounded, until they name another master.
+hand_over() {
+  for s in $SENTINEL_HOSTS; do
+    if [ "$(timeout 3 ${REDIS_CLI} -h "$s" -p "$SENTINEL_PORT" SENTINEL FAILOVER "$MASTER_NAME" 2>/dev/null)" = OK ]; then break; fi
+  done
+  until=$(( $(date +%s) + ${HAND_OVER_WAIT_SECONDS} ))
+  while [ "$(date +%s)" -lt "$until" ]; do
+    m=$(ask_sentinels)
+    case "$m" in "$ANNOUNCE_HOST "*|"") sleep 1 ;; *) echo "$m"; return ;; esac
+  done
+}
+
+record_role() { printf '%s\\n' "$1" > "$role_file.tmp" && mv "$role_file.tmp" "$role_file"; }
+
+# Runs beside a pending server: waits for every peer, then serves as master (none holds data), or
+# as the replica of the peer the sentinels promote; else it stays pending for the sentinels to fix.
+finish_pending() {
+  local_cli() { timeout 3 ${REDIS_CLI} -h "$(local_host)" -p "$REDIS_PORT" "$@" 2>/dev/null; }
+  peers=$(survey_peers "\${MASTER_DISCOVERY_SECONDS:-30}")
+  case "$peers" in
+    none) next=$(ask_sentinels); case "$next" in "$ANNOUNCE_HOST "*|"") next="no one" ;; esac ;;
+    ahead*) next=$(hand_over) ;;
+    *) next="" ;;
+  esac
+  if [ -z "$next" ]; then log "no peer or sentinel settled this instance's role; staying a replica of nothing"; return; fi
+  i=0
+  until case "$(local_cli replicaof $next)" in OK*) true ;; *) false ;; esac; do
+    i=$(( i + 1 )); if [ "$i" -ge 50 ]; then log "could not apply replicaof $next"; return; fi
+    sleep 0.2
+  done
+  if [ "$next" = "no one" ]; then record_role master; else record_role replica; fi
+  log "peers answered ($peers); now replicaof $next"
+}
+
 role_file=${p.data}/redis-ha-role
 master=""
 if [ -n "\${SENTINEL_HOSTS:-}" ]; then
@@ -114,6 +201,8 @@ if [ -n "\${SENTINEL_HOSTS:-}" ]; then
   while :; do
     master=$(ask_sentinels)
     [ -n "$master" ] && break
+    # An empty replica has nothing to lose: it starts at once, so a first boot's master finds it.
+    if [ ! -f "$role_file" ] && [ -n "\${INITIAL_MASTER_HOST:-}" ]; then break; fi
     if [ "$(date +%s)" -ge "$deadline" ]; then break; fi
     log "no sentinel answered for $MASTER_NAME yet; retrying"
     sleep 1
@@ -140,6 +229,32 @@ else
   role=master
 fi
 
+# Never serve as master with less than a peer holds: an empty or stale volume would wipe the replicas.
+# Peers are asked once here; an empty volume whose peers do not all answer yet starts pending.
+if [ "$role" = master ] && [ -n "\${PEER_HOSTS:-}" ]; then
+  peers=$(survey_peers 0)
+  case "$peers" in
+    ahead*)
+      if [ -z "$master" ]; then log "peers hold more data (\${peers#ahead }) and no sentinel answered; refusing to start as master"; exit 1; fi
+      log "peers hold more data (\${peers#ahead }); asking the sentinels to promote one of them instead of this instance"
+      next=$(hand_over)
+      if [ -z "$next" ]; then log "the sentinels named no other master in time; refusing to start as master"; exit 1; fi
+      set -- $next
+      log "sentinels now name $1:$2 as master; starting as its replica"
+      role="replica $1 $2" ;;
+    none) log "no peer holds more data than this volume" ;;
+    *)
+      if [ -f "$role_file" ]; then
+        log "not every peer answered, none holds more; starting as master on this volume's data"
+      else
+        # Pending: sentinels see it up (a master reporting replica is failed over only after
+        # down-after + 20 s), and a replica with no master link refuses to feed replicas.
+        log "empty volume and not every peer answered yet; serving as a replica of nothing until they do"
+        role=pending
+      fi ;;
+  esac
+fi
+
 umask 077
 conf=${p.run}/redis.conf
 {
@@ -151,11 +266,15 @@ conf=${p.run}/redis.conf
   fi
   case "$role" in
     replica*) set -- $role; echo "replicaof $(conf_quote "$2") $3" ;;
+    pending) echo "replicaof 127.0.0.1 ${PENDING_MASTER_PORT}" ;;
   esac
 } > "$conf.tmp"
 mv "$conf.tmp" "$conf"
-printf '%s\\n' "\${role%% *}" > "$role_file.tmp"
-mv "$role_file.tmp" "$role_file"
+if [ "$role" = pending ]; then
+  finish_pending &
+else
+  record_role "\${role%% *}"
+fi
 exec redis-server "$conf"
 `;
 }

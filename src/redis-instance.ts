@@ -119,6 +119,8 @@ export interface MasterDiscovery {
   readonly sentinelHosts: string[];
   readonly sentinelPort: number;
   readonly masterName: string;
+  /** The other instances' Service names, asked for their data before this one serves as master. */
+  readonly peerHosts: string[];
 }
 
 /**
@@ -237,6 +239,7 @@ export class RedisInstance extends Construct {
     this.container.env.addVariable('SENTINEL_HOSTS', env(discovery.sentinelHosts.join(' ')));
     this.container.env.addVariable('SENTINEL_PORT', env(discovery.sentinelPort));
     this.container.env.addVariable('MASTER_NAME', env(discovery.masterName));
+    if (discovery.peerHosts.length > 0) this.container.env.addVariable('PEER_HOSTS', env(discovery.peerHosts.join(' ')));
     for (const [key, value] of Object.entries(discovery.podLabels)) this.deployment.podMetadata.addLabel(key, value);
   }
 }

@@ -204,6 +204,7 @@ export class SentinelCluster extends Construct {
         sentinelPort: SENTINEL_PORT,
         masterName: this.masterName,
         podLabels: this.podSelector(PodComponent.REDIS),
+        peerHosts: props.instances.filter((i) => i !== instance).map((i) => i.host),
       });
     }
   }

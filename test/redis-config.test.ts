@@ -36,6 +36,11 @@ describe('renderRedisEntrypoint', () => {
     expect(lintScript(script)).toBe('');
   });
 
+  test('holds no control character (a ConfigMap shows it as a readable block)', () => {
+    // eslint-disable-next-line no-control-regex
+    expect(script).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f]/);
+  });
+
   test('asks the sentinels before choosing a role, bounded in time', () => {
     expect(script).toContain('SENTINEL get-master-addr-by-name "$MASTER_NAME"');
     expect(script).toContain('MASTER_DISCOVERY_SECONDS');

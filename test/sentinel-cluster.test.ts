@@ -52,6 +52,12 @@ describe('SentinelCluster', () => {
     }
   });
 
+  test('each instance knows its peers, to ask them for data before it serves as master', () => {
+    const { master, replica, objects } = build();
+    const redis = ofKind(objects, 'Deployment').filter((d) => d.spec.template.metadata.labels['app.kubernetes.io/component'] === 'redis');
+    expect(redis.map((d) => [envOf(d).ANNOUNCE_HOST, envOf(d).PEER_HOSTS])).toEqual([[master.host, replica.host], [replica.host, master.host]]);
+  });
+
   test('props: 5 sentinels, quorum 3, timings and master name', () => {
     const { objects } = build({
       sentinels: 5, quorum: 3, masterName: 'cache', downAfter: Duration.seconds(2), failoverTimeout: Duration.seconds(9), parallelSyncs: 2,
