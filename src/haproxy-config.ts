@@ -38,6 +38,8 @@ export interface HaproxyConfValues {
   readonly readReplicasPort?: number;
   /** When set, clients, Redis and sentinels are reached over TLS only. */
   readonly tls?: HaproxyTls;
+  /** Path of the Lua file rendered by {@link renderQuorumGuardLua}, loaded at start. */
+  readonly quorumGuard: string;
 }
 
 /** TLS files as mounted in the proxy pod. */
@@ -71,6 +73,50 @@ function serverName(i: number): string {
   return `redis-${i}`;
 }
 
+/** How often the proxy re-reads the sentinels' answers, for a Redis check interval. */
+export function sentinelCheckMilliseconds(checkIntervalMilliseconds: number): number {
+  return Math.max(50, Math.round(checkIntervalMilliseconds * 0.4));
+}
+
+/** Values rendered into the quorum guard. */
+export interface QuorumGuardValues {
+  readonly quorum: number;
+  /** How many Redis servers `redis-master` has. */
+  readonly servers: number;
+  readonly intervalMilliseconds: number;
+}
+
+/**
+ * A Lua task for haproxy.cfg that closes the client sessions of a Redis server as soon as fewer
+ * than `quorum` sentinels name it as master. HAProxy evaluates the routing rule only when a
+ * connection opens: without this, a proxy cut off from the sentinels with its master kept its
+ * sessions open to a master that the other side was replacing.
+ */
+export function renderQuorumGuardLua(v: QuorumGuardValues): string {
+  const names = Array.from({ length: v.servers }, (_, i) => `"${serverName(i)}"`).join(', ');
+  return `-- Closes the sessions of a Redis server that fewer than ${v.quorum} sentinels name as master.
+local quorum = ${v.quorum}
+local servers = { ${names} }
+
+local function named(server)
+  local n = 0
+  for _, s in pairs(core.backends["sentinels-name-" .. server].servers) do
+    if string.sub(s:get_stats().status, 1, 2) == "UP" then n = n + 1 end
+  end
+  return n
+end
+
+core.register_task(function()
+  while true do
+    for _, server in ipairs(servers) do
+      if named(server) < quorum then core.backends["redis-master"].servers[server]:shut_sess() end
+    end
+    core.msleep(${v.intervalMilliseconds})
+  end
+end)
+`;
+}
+
 /**
  * The proxy's haproxy.cfg. A Redis server receives connections only while it
  * reports `role:master` AND at least `quorum` sentinels name it as master, so
@@ -90,7 +136,7 @@ export function renderHaproxyConf(v: HaproxyConfValues): string {
   // Sentinel answers are re-read every `fast`, and a Redis server needs two passing checks `fast` apart
   // to rise: a stale master that comes back as master cannot rise before the proxy has seen that the
   // sentinels no longer name it.
-  const fast = `${Math.max(50, Math.round(v.checkIntervalMilliseconds * 0.4))}ms`;
+  const fast = `${sentinelCheckMilliseconds(v.checkIntervalMilliseconds)}ms`;
   const acls = v.redis.map((_, i) => [
     `  acl ${serverName(i)}-up srv_is_up(redis-master/${serverName(i)})`,
     `  acl ${serverName(i)}-named nbsrv(sentinels-name-${serverName(i)}) ge ${v.quorum}`,
@@ -102,6 +148,7 @@ export function renderHaproxyConf(v: HaproxyConfValues): string {
     `  maxconn ${v.maxConnections}`,
     `  nbthread ${v.threads}`,
     '  log stdout format raw local0 notice',
+    `  lua-load ${v.quorumGuard}`,
     '',
     'defaults',
     '  mode tcp',

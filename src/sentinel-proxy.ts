@@ -1,6 +1,6 @@
 import { Duration, Size } from 'cdk8s';
 import { Construct } from 'constructs';
-import { HAPROXY_PATHS, renderHaproxyConf } from './haproxy-config';
+import { HAPROXY_PATHS, renderHaproxyConf, renderQuorumGuardLua, sentinelCheckMilliseconds } from './haproxy-config';
 import { TLS_FILES } from './tls';
 import { ComputeResources, env, kplus, namespaceEnv, resolveResources, secretEnv, secureDeployment } from './plus';
 import { NAME_LABEL, PodComponent, REDIS_PORT } from './redis-instance';
@@ -126,6 +126,13 @@ export class SentinelProxy extends Construct {
           clientTimeoutSeconds: Math.max(1, Math.round(clientTimeoutMs / 1000)),
           readReplicasPort: props.readReplicas ? PROXY_READ_REPLICAS_PORT : undefined,
           tls: sentinels.tls ? { cert: TLS_FILES.haproxyCert, ca: TLS_FILES.ca } : undefined,
+          quorumGuard: `${HAPROXY_PATHS.config}/quorum-guard.lua`,
+        }),
+        'quorum-guard.lua': renderQuorumGuardLua({
+          quorum: sentinels.quorum,
+          servers: sentinels.instances.length,
+          // As often as the sentinel answers are re-read.
+          intervalMilliseconds: sentinelCheckMilliseconds(checkMs),
         }),
       },
     });

@@ -1,4 +1,4 @@
-import { HaproxyConfValues, renderHaproxyConf } from '../src/haproxy-config';
+import { HaproxyConfValues, renderHaproxyConf, renderQuorumGuardLua } from '../src/haproxy-config';
 import { copyFileSync } from 'fs';
 import { join } from 'path';
 import { makeCerts } from './util/certs';
@@ -17,6 +17,7 @@ const values: HaproxyConfValues = {
   maxConnections: 10000,
   threads: 1,
   clientTimeoutSeconds: 3600,
+  quorumGuard: tempFile('quorum-guard.lua', renderQuorumGuardLua({ quorum: 3, servers: 2, intervalMilliseconds: 100 })),
 };
 
 describe('renderHaproxyConf', () => {

@@ -15,6 +15,14 @@ function build(options: SentinelProxyOptions = {}, auth?: RedisAuth, sentinels =
 }
 
 describe('SentinelProxy', () => {
+  test('loads a quorum guard that knows the quorum and every Redis server', () => {
+    const { objects, cfg } = build({}, undefined, 5);
+    const data = ofKind(objects, 'ConfigMap').find((c) => c.data['haproxy.cfg']).data;
+    expect(cfg).toContain('lua-load /usr/local/etc/haproxy/quorum-guard.lua\n');
+    expect(data['quorum-guard.lua']).toContain('local quorum = 3\n');
+    expect(data['quorum-guard.lua']).toContain('local servers = { "redis-0", "redis-1" }\n');
+  });
+
   test('defaults: 2 HAProxy pods behind a headless Service on 6379', () => {
     const { proxy, objects, deployment } = build();
     expect(deployment.spec.replicas).toBe(2);

@@ -143,6 +143,24 @@ describe('proxy quorum (lesson 5): 5 sentinels, quorum 3', () => {
     await Promise.all([env.sentinels[3].start(), env.sentinels[4].start()]);
   });
 
+  test('a client session is closed once fewer than the quorum of sentinels name its master', async () => {
+    await settled(env);
+    await env.waitProxiesReady(30_000);
+    const c = await env.connectProxy();
+    try {
+      expect(await c.command('SET', 'guard:before', '1')).toBe('OK');
+      await env.sentinels[4].stop();
+      await env.sentinels[3].stop();
+      await sleep(1000); // 3 of 5 still name the master: the session stays
+      expect(await c.command('SET', 'guard:three', '1')).toBe('OK');
+      await env.sentinels[2].stop();
+      await waitUntil(() => c.closed, 5000, 'the proxy closing the session with 2 of 5 sentinels naming the master');
+    } finally {
+      c.close();
+      await Promise.all(env.sentinels.filter((p) => !p.running).map((p) => p.start()));
+    }
+  });
+
   test('a client session to a server that stops being master is closed at once', async () => {
     const master = await settled(env);
     await env.waitProxiesReady(30_000);
