@@ -173,3 +173,13 @@ export function mountConfigAndData(
   container.mount(paths.config, configVolume, { readOnly: true });
   container.mount(paths.data, kplus.Volume.fromPersistentVolumeClaim(scope, 'DataVolume', claim, { name: 'data' }));
 }
+
+/**
+ * A Service the chart's own peers use to reach one pod whatever its readiness: a replica is not
+ * ready while its master is down, which is exactly when the sentinels must reach it to promote it.
+ */
+export function peerService(scope: Construct, id: string, port: { name: string; port: number }): kplus.Service {
+  const service = new kplus.Service(scope, id, { ports: [{ ...port, targetPort: port.port }] });
+  ApiObject.of(service).addJsonPatch(JsonPatch.add('/spec/publishNotReadyAddresses', true));
+  return service;
+}

@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { RedisAuth } from './auth';
 import { RedisTls, TLS_FILES } from './tls';
 import { Persistence } from './persistence';
-import { ComputeResources, env, kplus, mountConfigAndData, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
+import { ComputeResources, env, kplus, mountConfigAndData, peerService, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
 import { CHART_OWNED_DIRECTIVES, REDIS_PATHS, RedisProbeMode, renderRedisConf, renderRedisEntrypoint, renderRedisPreStop, renderRedisProbe } from './redis-config';
 import { checkDurationMs, checkImage, checkInt, fail } from './validation';
 
@@ -166,9 +166,7 @@ export class RedisInstance extends Construct {
     this.auth = props.auth;
     this.tls = props.tls;
 
-    this.service = new kplus.Service(this, 'Service', {
-      ports: [{ name: 'redis', port: REDIS_PORT, targetPort: REDIS_PORT }],
-    });
+    this.service = peerService(this, 'Service', { name: 'redis', port: REDIS_PORT });
     this.host = this.service.name;
     this.claim = (props.persistence ?? Persistence.claim())._bind(this);
 

@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { RedisAuth } from './auth';
 import { RedisTls, TLS_FILES } from './tls';
 import { Persistence } from './persistence';
-import { ComputeResources, env, kplus, mountConfigAndData, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
+import { ComputeResources, env, kplus, mountConfigAndData, peerService, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
 import { COMPONENT_LABEL, DEFAULT_REDIS_IMAGE, NAME_LABEL, PodComponent, REDIS_UID, RedisInstance } from './redis-instance';
 import { SENTINEL_PATHS, SentinelProbeMode, renderSentinelConf, renderSentinelEntrypoint, renderSentinelProbe, sentinelId } from './sentinel-config';
 import { checkDurationMs, checkImage, checkInt, checkMasterName, fail } from './validation';
@@ -154,9 +154,7 @@ export class SentinelCluster extends Construct {
     this.sentinelHosts = [];
     for (let i = 1; i <= count; i++) {
       const sentinel = new Construct(this, `Sentinel${i}`);
-      const service = new kplus.Service(sentinel, 'Service', {
-        ports: [{ name: 'sentinel', port: SENTINEL_PORT, targetPort: SENTINEL_PORT }],
-      });
+      const service = peerService(sentinel, 'Service', { name: 'sentinel', port: SENTINEL_PORT });
       const claim = persistence._bind(sentinel);
       const deployment = secureDeployment(sentinel, 'Deployment', {
         image,

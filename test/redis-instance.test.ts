@@ -19,6 +19,8 @@ describe('RedisInstance', () => {
     expect(deployment.spec.strategy).toEqual({ type: 'Recreate' });
     expect(service.spec.type).toBe('ClusterIP');
     expect(service.spec.ports).toEqual([{ name: 'redis', port: 6379, targetPort: 6379 }]);
+    // Sentinels must reach a replica that is not ready (its master is down) to promote it.
+    expect(service.spec.publishNotReadyAddresses).toBe(true);
     expect(instance.host).toBe(service.metadata.name);
     expect(instance.port).toBe(6379);
     expect(claim.spec.resources.requests.storage).toBe('1Gi');

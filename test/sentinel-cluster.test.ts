@@ -38,6 +38,9 @@ describe('SentinelCluster', () => {
     const { cluster, objects } = build();
     const headless = ofKind(objects, 'Service').find((s) => s.metadata.name === cluster.host);
     expect(headless.spec.clusterIP).toBe('None');
+    expect(headless.spec.publishNotReadyAddresses).toBeUndefined(); // clients get ready sentinels only
+    const own = ofKind(objects, 'Service').filter((s) => s !== headless && /sentinel\d/.test(s.metadata.name));
+    expect(own.map((s) => s.spec.publishNotReadyAddresses)).toEqual([true, true, true]);
     expect(headless.spec.ports).toEqual([{ name: 'sentinel', port: 26379, targetPort: 26379 }]);
     const selected = ofKind(objects, 'Deployment').filter((d) =>
       Object.entries(headless.spec.selector).every(([k, v]) => d.spec.template.metadata.labels[k] === v));
