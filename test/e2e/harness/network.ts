@@ -13,7 +13,7 @@ import * as fs from 'fs';
 import type { ServiceInfo } from './cluster';
 import type { Pod } from './kubelet';
 import { registerGroup, unregisterGroup } from './registry';
-import { errText, sleep } from './util';
+import { errText, settleWithin, sleep } from './util';
 
 /** Pods live in 10.244.<subnet>.0/24 (Kubernetes' customary pod range), only inside our namespaces. */
 const POD_NET_PREFIX = '10.244';
@@ -216,7 +216,7 @@ export class NetnsHolder {
       } catch {
         /* already gone */
       }
-      await Promise.race([this.exit, sleep(COMMAND_TIMEOUT_MS)]);
+      await settleWithin(this.exit, COMMAND_TIMEOUT_MS);
     }
     unregisterGroup(this.pid);
   }
