@@ -7,6 +7,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import { Cluster, ExecResult, Pod, RedisClient, inPrivateNetns, liveGroups, sleep, waitUntil } from './harness';
+import { MINI_PASSWORD, MINI_SECRET, miniRedisManifests } from './fixtures/mini-redis';
 import { KV_PORT, KV_SERVICE_PORT, PROBE_FAILURE_THRESHOLD, PROBE_PERIOD_SECONDS, UNREADY_FLAG, netKvManifests } from './fixtures/net-kv';
 
 jest.setTimeout(60_000);
@@ -238,5 +239,31 @@ describeNetns('e2e harness, network: netns', () => {
     expect(links).not.toContain(plan.clientIface);
     expect(spawnSync('nft', ['list', 'tables'], { encoding: 'utf8' }).stdout).not.toContain(plan.table);
     expect(spawnSync('ip', ['route', 'get', kv(0).address], { encoding: 'utf8' }).status).not.toBe(0);
+  });
+});
+
+describeNetns('e2e harness, network: netns, with the mini-redis fixture', () => {
+  it('runs the fixture unchanged: Secret password, named targetPort, probes, Services by name from another pod', async () => {
+    const cluster = new Cluster(miniRedisManifests(), { subnet: SUBNET + 1, name: 'netns-mini', network: 'netns', secrets: { [MINI_SECRET]: { password: MINI_PASSWORD } } });
+    try {
+      await cluster.start();
+      await cluster.waitAllReady(15_000);
+      const redis = cluster.pod('mini-redis-0');
+      await waitUntil(() => cluster.endpointsOf('mini').length === 1, READINESS_MS, 'mini ready');
+      await cluster.syncNetwork();
+      const c = await cluster.connect('mini', 6379, { timeoutMs: 2000, password: MINI_PASSWORD });
+      expect(await c.command('PING')).toBe('PONG');
+      c.close();
+      const aux = cluster.pod('mini-aux-0');
+      const r = await aux.exec(['sh', '-c', `redis-cli -h mini -a ${MINI_PASSWORD} --no-auth-warning PING; getent hosts mini-headless mini-aux-svc`]);
+      expect(r.stdout).toContain('PONG');
+      expect(r.stdout).toContain(redis.address);
+      expect(redis.logs()).toContain(`on 0.0.0.0 (pod mini-redis-0 in default, ip ${redis.address})`);
+      expect(cluster.addressesOf('mini-aux-svc').sort()).toEqual(cluster.podsOf('mini-aux').map((p) => p.address).sort());
+    } finally {
+      await cluster.shutdown();
+    }
+    expect(cluster.leftovers()).toEqual([]);
+    expect(liveGroups()).toEqual([]);
   });
 });
