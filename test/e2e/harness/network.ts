@@ -34,6 +34,8 @@ const POD_IFACE = 'eth0';
 /** Bound on each ip/nft/nsenter run and on a holder's start and exit. */
 const COMMAND_TIMEOUT_MS = 10_000;
 const HOLDER_START_POLL_MS = 10;
+/** The programs this mode runs (iproute2, nftables, util-linux). */
+const TOOLS = ['ip', 'nft', 'nsenter', 'unshare', 'setpriv'];
 
 /** The harness's address plan for one subnet. */
 export class NetPlan {
@@ -120,6 +122,13 @@ function hostNetns(): string {
 /** Whether this process runs in a network namespace other than the host's (e.g. under `unshare -n`). */
 export function inPrivateNetns(): boolean {
   return netnsOf('self') !== hostNetns();
+}
+
+/** Fails early, with the fix, when a program this mode runs is missing. */
+function assertTools(): void {
+  const dirs = (process.env.PATH ?? '').split(':').filter(Boolean);
+  const missing = TOOLS.filter((t) => !dirs.some((d) => fs.existsSync(`${d}/${t}`)));
+  if (missing.length) throw new Error(`network: 'netns' needs ${missing.join(', ')}: run scripts/ensure-packages.sh (installs iproute2, nftables)`);
 }
 
 export function assertPrivateNetns(): void {
@@ -354,6 +363,7 @@ export class PodNetwork {
   /** Builds the namespaces, bridge, veths and first rules. */
   async setup(): Promise<void> {
     assertPrivateNetns();
+    assertTools();
     const p = this.plan;
     this.bridge = await NetnsHolder.start('the bridge');
     await Promise.all(this.host.pods.map(async (pod) => this.holders.set(pod, await NetnsHolder.start(`pod ${pod.name}`))));
@@ -394,7 +404,7 @@ export class PodNetwork {
     await inNetns(
       undefined,
       [
-        `sysctl -qw net.ipv6.conf.${p.clientIface}.disable_ipv6=1`,
+        `echo 1 > /proc/sys/net/ipv6/conf/${p.clientIface}/disable_ipv6`,
         `ip addr add ${p.clientAddress}/${NET_BITS} dev ${p.clientIface}`,
         `ip addr add ${p.dnsAddress}/${NET_BITS} dev ${p.clientIface}`,
         `ip link set ${p.clientIface} up`,
@@ -513,8 +523,9 @@ export class PodNetwork {
   }
 }
 
+/** IPv6 off in the current namespace, for its devices and those to come (/proc/sys/net is per namespace). */
 function disableIpv6(): string {
-  return 'sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1';
+  return 'for c in all default; do echo 1 > /proc/sys/net/ipv6/conf/$c/disable_ipv6; done';
 }
 
 function nft(nsPath: string | undefined, script: string): Promise<string> {
