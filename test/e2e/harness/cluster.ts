@@ -159,7 +159,8 @@ export class Cluster implements PodHost {
       const headless = s.spec?.clusterIP === 'None';
       if (!selector) this.note(`Service ${name} has no selector; it gets no hosts entries`);
       else if (pods.length === 0) this.note(`Service ${name} selects no pod`);
-      if (!headless && pods.length > 1) {
+      // With network 'netns' a VIP spreads connections as kube-proxy does: nothing to note.
+      if (!headless && pods.length > 1 && !this.netns) {
         this.note(`ClusterIP Service ${name} selects ${pods.length} pods (${pods.map((p) => p.name).join(', ')}); /etc/hosts lists all of them, cluster.connect() round-robins over running ones`);
       }
       const ports: ServiceInfo['ports'] = [];
