@@ -107,7 +107,7 @@ export class Cluster implements PodHost {
     return this.netPlan !== undefined;
   }
 
-  /** The address of the n-th pod (counting from 0) of workload w (counting from 1). */
+  /** A new pod's address: by workload (from 1) and replica on loopback; in creation order with network 'netns'. */
   private podAddress(w: number, replica: number): string {
     return this.netPlan ? this.netPlan.podAddress(this.pods.length) : `127.${this.opts.subnet}.${w}.${replica + 1}`;
   }
