@@ -162,6 +162,22 @@ describeNetns('e2e harness, network: netns', () => {
     expect(await whoManyFrom(client(), 'kv', KV_SERVICE_PORT)).toEqual(new Set(['kv-0', 'kv-1']));
   }));
 
+  it('a frozen pod fails its probes by timeout and leaves the Service; thawed, it comes back', guard(async () => {
+    // each failed probe may take its timeoutSeconds (2) on top of the period
+    const frozenMs = PROBE_FAILURE_THRESHOLD * (PROBE_PERIOD_SECONDS + 2) * 1000 + 3000;
+    kv(1).freeze();
+    try {
+      await waitUntil(() => !cluster.endpointsOf('kv').includes(kv(1)), frozenMs, 'frozen kv-1 unready');
+      await cluster.syncNetwork();
+      expect(await resolve(client(), 'kv-headless')).toEqual([kv(0).address]);
+    } finally {
+      kv(1).thaw();
+    }
+    await waitUntil(() => cluster.endpointsOf('kv').includes(kv(1)), READINESS_MS, 'thawed kv-1 ready');
+    await cluster.syncNetwork();
+    expect(await resolve(client(), 'kv-headless')).toEqual([kv(0).address, kv(1).address].sort());
+  }));
+
   it('a Service with no ready endpoint refuses at once, as kube-proxy does', guard(async () => {
     await kv(0).kill('SIGKILL');
     await kv(1).kill('SIGKILL');
