@@ -3,7 +3,7 @@
  */
 import * as dns from 'dns';
 import * as fs from 'fs';
-import { Cluster, RedisClient, RedisError, Writer, liveGroups, parseInfo, sleep, waitUntil } from './harness';
+import { Cluster, RedisClient, RedisError, Writer, inPrivateNetns, liveGroups, parseInfo, sleep, waitUntil } from './harness';
 import { MINI_PASSWORD, MINI_SECRET, miniRedisManifests } from './fixtures/mini-redis';
 
 jest.setTimeout(60_000);
@@ -107,6 +107,11 @@ describe('e2e harness (mini redis fixture)', () => {
     } finally {
       await other.shutdown();
     }
+  });
+
+  it("refuses network 'netns' in the host's network namespace, before making anything", () => {
+    if (inPrivateNetns()) return; // only meaningful when the runner is not under `unshare -n`
+    expect(() => new Cluster(miniRedisManifests(), { subnet: 203, name: 'harness-netns', network: 'netns' })).toThrow(/private one.*unshare -n/);
   });
 
   it('runs probes', cluster_guard(async () => {

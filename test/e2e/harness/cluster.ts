@@ -1,13 +1,16 @@
 /**
  * A "cluster" made of local processes: runs every Deployment/StatefulSet pod of a set of
  * synthesized manifests on its own loopback address 127.<subnet>.<w>.<i>, with generated
- * /etc/hosts (Services) and /etc/resolv.conf bind-mounted into each container.
+ * /etc/hosts (Services) and /etc/resolv.conf bind-mounted into each container; or, with
+ * `network: 'netns'`, each pod in its own network namespace behind kube-proxy-like VIPs (network.ts).
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { DnsResponder } from './dns';
 import { Container, ExecOptions, ExecResult, Pod, PodHost, ProbeKind, tail } from './kubelet';
 import { K8sObject, Secrets, b64decode, expandVars, labelsMatch, nameOf, nsOf } from './manifest';
+import { NetPlan, PartitionHandle, PartitionMember, PodNetwork, assertPrivateNetns } from './network';
+import { ReadinessTracker } from './readiness';
 import { ConnectOptions, ConnectionError, RedisClient } from './resp';
 import { errText, pidAlive } from './util';
 
@@ -28,6 +31,13 @@ export interface ClusterOptions {
    * 127.255.255.254, where nothing listens, so DNS lookups fail fast.
    */
   dns?: boolean;
+  /**
+   * 'loopback' (default): the above. 'netns': every pod in its own network namespace on a bridge,
+   * pods in 10.244.<subnet>.0/24, ClusterIP Services on VIPs 10.96.<subnet>.x DNATed to ready
+   * endpoints, DNS always on, readiness probes run in the background, partition() available. The
+   * test process must run in a private network namespace (`unshare -n`); see README.md.
+   */
+  network?: 'loopback' | 'netns';
 }
 
 export interface ServiceInfo {
@@ -36,7 +46,7 @@ export interface ServiceInfo {
   headless: boolean;
   object: K8sObject;
   pods: Pod[];
-  /** Service port -> target container port (validated equal) and port name. */
+  /** Service port -> target container port (validated equal, except with network 'netns': the first pod's) and port name. */
   ports: Array<{ name?: string; port: number; targetPort: number }>;
 }
 
@@ -53,11 +63,18 @@ export class Cluster implements PodHost {
   private readonly eventLog: string[] = [];
   private readonly verbose: boolean;
   private shutDown = false;
+  private networkUp = false;
   private readonly everPids = new Set<number>();
   private readonly dnsNames = new Map<string, string[]>();
+  /** network 'netns': Service names, answered from current endpoints. */
+  private readonly dnsServices = new Map<string, ServiceInfo>();
   private dnsResponder?: DnsResponder;
   /** The nameserver written to every pod's /etc/resolv.conf. */
   readonly nameserver: string;
+  /** Pod networks and VIPs (network: 'netns' only). */
+  readonly network?: PodNetwork;
+  private readonly readiness?: ReadinessTracker;
+  private readonly netPlan?: NetPlan;
 
   constructor(
     manifests: K8sObject[],
@@ -66,14 +83,33 @@ export class Cluster implements PodHost {
     if (!(opts.subnet >= 1 && opts.subnet <= 254)) throw new Error(`subnet must be 1..254, got ${opts.subnet}`);
     this.verbose = opts.verbose ?? process.env.E2E_VERBOSE === '1';
     this.objects = manifests.filter((o) => o && typeof o === 'object' && o.kind);
+    if (opts.network === 'netns') {
+      assertPrivateNetns();
+      this.netPlan = new NetPlan(opts.subnet);
+    }
     const root = opts.workRoot ?? path.join(REPO_ROOT, '.e2e-work');
     fs.mkdirSync(root, { recursive: true });
     this.workDir = fs.mkdtempSync(path.join(root, `${opts.name ?? 'cluster'}-`));
     fs.chmodSync(this.workDir, 0o755);
-    this.nameserver = opts.dns ? `127.${opts.subnet}.255.253` : DEAD_NAMESERVER;
+    this.nameserver = this.netPlan?.dnsAddress ?? (opts.dns ? `127.${opts.subnet}.255.253` : DEAD_NAMESERVER);
     this.buildPods();
     this.buildServices();
+    if (this.netPlan) {
+      this.readiness = new ReadinessTracker(() => void this.network?.sync().catch(() => undefined), (m) => this.log(m));
+      this.network = new PodNetwork(opts.subnet, this);
+      this.network.assignVips();
+    }
     this.writeStaticFiles();
+  }
+
+  /** Whether pods have their own network namespaces (network: 'netns'). */
+  get netns(): boolean {
+    return this.netPlan !== undefined;
+  }
+
+  /** A new pod's address: by workload (from 1) and replica on loopback; in creation order with network 'netns'. */
+  private podAddress(w: number, replica: number): string {
+    return this.netPlan ? this.netPlan.podAddress(this.pods.length) : `127.${this.opts.subnet}.${w}.${replica + 1}`;
   }
 
   // ---------------------------------------------------------------- model
@@ -100,14 +136,14 @@ export class Cluster implements PodHost {
           if (kind === 'StatefulSet') {
             for (const t of o.spec.volumeClaimTemplates ?? []) claims.set(t.metadata.name, `${t.metadata.name}-${podName}`);
           }
-          const pod = new Pod(this, podName, nsOf(o), { kind, name: nameOf(o) }, i, `127.${this.opts.subnet}.${w}.${i + 1}`, template, claims);
+          const pod = new Pod(this, podName, nsOf(o), { kind, name: nameOf(o) }, i, this.podAddress(w, i), template, claims);
           this.pods.push(pod);
         }
       } else if (kind === 'Pod') {
         w++;
         const claims = new Map<string, string>();
         for (const v of o.spec?.volumes ?? []) if (v.persistentVolumeClaim) claims.set(v.name, v.persistentVolumeClaim.claimName);
-        this.pods.push(new Pod(this, nameOf(o), nsOf(o), { kind, name: nameOf(o) }, 0, `127.${this.opts.subnet}.${w}.1`, o, claims));
+        this.pods.push(new Pod(this, nameOf(o), nsOf(o), { kind, name: nameOf(o) }, 0, this.podAddress(w, 0), o, claims));
       } else if (['DaemonSet', 'Job', 'CronJob'].includes(kind)) {
         throw new Error(`harness does not support workload kind ${kind} (${nameOf(o)})`);
       }
@@ -123,7 +159,8 @@ export class Cluster implements PodHost {
       const headless = s.spec?.clusterIP === 'None';
       if (!selector) this.note(`Service ${name} has no selector; it gets no hosts entries`);
       else if (pods.length === 0) this.note(`Service ${name} selects no pod`);
-      if (!headless && pods.length > 1) {
+      // With network 'netns' a VIP spreads connections as kube-proxy does: nothing to note.
+      if (!headless && pods.length > 1 && !this.netns) {
         this.note(`ClusterIP Service ${name} selects ${pods.length} pods (${pods.map((p) => p.name).join(', ')}); /etc/hosts lists all of them, cluster.connect() round-robins over running ones`);
       }
       const ports: ServiceInfo['ports'] = [];
@@ -140,14 +177,14 @@ export class Cluster implements PodHost {
               throw new Error(`Service ${name} port ${p.name ?? p.port}: targetPort '${target}' is not a named port of pod ${pod.name}`);
             }
           }
-          if (containerPort !== p.port) {
+          if (containerPort !== p.port && !this.netns) {
             throw new Error(
               `Service ${name} port ${p.name ?? ''} ${p.port} targets container port ${containerPort} of pod ${pod.name}; ` +
                 'the harness has no kube-proxy, so service port and container port must be equal',
             );
           }
         }
-        ports.push({ name: p.name, port: p.port, targetPort: p.port });
+        ports.push({ name: p.name, port: p.port, targetPort: this.netns && pods.length ? pods[0].containerPort(target) : p.port });
       }
       const key = `${ns}/${name}`;
       this.services.set(key, { name, namespace: ns, headless, object: s, pods, ports });
@@ -156,7 +193,7 @@ export class Cluster implements PodHost {
 
   private writeStaticFiles(): void {
     fs.mkdirSync(path.join(this.workDir, 'etc'), { recursive: true });
-    const comment = this.opts.dns
+    const comment = this.opts.dns || this.netns
       ? `# generated by the e2e harness: the harness answers A queries for Service names on ${this.nameserver}`
       : `# generated by the e2e harness: nothing listens on ${this.nameserver}, DNS fails fast`;
     for (const ns of new Set(this.pods.map((p) => p.namespace))) {
@@ -171,7 +208,8 @@ export class Cluster implements PodHost {
     for (const svc of this.services.values()) {
       for (const n of this.serviceNames(svc, svc.namespace)) {
         if (n === svc.name) continue;
-        this.dnsNames.set(n, svc.pods.map((p) => p.address));
+        if (this.netns) this.dnsServices.set(n, svc);
+        else this.dnsNames.set(n, svc.pods.map((p) => p.address));
       }
     }
     for (const o of this.objects.filter((x) => x.kind === 'StatefulSet' && x.spec?.serviceName)) {
@@ -183,11 +221,18 @@ export class Cluster implements PodHost {
 
   /** What the DNS stand-in answers for a name (undefined: NXDOMAIN). */
   dnsLookup(name: string): string[] | undefined {
-    return this.dnsNames.get(name.toLowerCase().replace(/\.$/, ''));
+    const n = name.toLowerCase().replace(/\.$/, '');
+    const svc = this.dnsServices.get(n);
+    if (svc && this.network) return this.network.serviceAddresses(svc);
+    return this.dnsNames.get(n);
   }
 
-  /** The /etc/hosts content for a pod: localhost and own hostname -> pod address, then all Services. */
+  /**
+   * The /etc/hosts content for a pod: localhost and own hostname -> pod address, then all Services;
+   * with network 'netns' only localhost and the pod's own name, as kubelet writes it (Services go through DNS).
+   */
   hostsContent(pod: Pod): string {
+    if (this.netns) return ['# generated by the e2e harness (network: netns)', '127.0.0.1\tlocalhost', `${pod.address}\t${pod.name}`, ''].join('\n');
     const lines = [
       '# generated by the e2e harness',
       `${pod.address}\tlocalhost`,
@@ -245,6 +290,18 @@ export class Cluster implements PodHost {
     return path.join(this.workDir, 'etc', `resolv-${pod.namespace}.conf`);
   }
 
+  netnsPath(pod: Pod): string | undefined {
+    return this.network?.netnsPath(pod);
+  }
+
+  podStarted(pod: Pod): void {
+    this.readiness?.podStarted(pod);
+  }
+
+  containerExited(c: Container): void {
+    this.readiness?.containerExited(c);
+  }
+
   rootDir(c: Container): string {
     const dir = path.join(this.workDir, 'roots', `${c.pod.name}_${c.name}`);
     fs.mkdirSync(dir, { recursive: true });
@@ -290,8 +347,9 @@ export class Cluster implements PodHost {
         value = '';
       }
       if (value === undefined) continue;
-      // The one override: the chart binds to BIND_ADDRESS (default 0.0.0.0); here each pod binds its own loopback address.
-      if (e.name === 'BIND_ADDRESS') value = pod.address;
+      // The one override: the chart binds to BIND_ADDRESS (default 0.0.0.0); here each pod binds its own
+      // loopback address (with network 'netns' pods have their own stacks, so 0.0.0.0 stays).
+      if (e.name === 'BIND_ADDRESS' && !this.netns) value = pod.address;
       env[e.name] = value;
     }
     return env;
@@ -426,7 +484,11 @@ export class Cluster implements PodHost {
 
   /** Starts every pod (concurrently). */
   async start(): Promise<void> {
-    if (this.opts.dns && !this.dnsResponder) {
+    if (this.network && !this.networkUp) {
+      this.networkUp = true;
+      await this.network.setup();
+    }
+    if ((this.opts.dns || this.netns) && !this.dnsResponder) {
       const d = new DnsResponder(this.nameserver, (n) => this.dnsLookup(n));
       await d.start();
       this.dnsResponder = d;
@@ -463,7 +525,9 @@ export class Cluster implements PodHost {
         }
       }),
     );
+    await this.readiness?.stop();
     this.dnsResponder?.stop();
+    await this.network?.teardown();
     if (process.env.KEEP_E2E === '1') {
       console.log(`[harness] KEEP_E2E=1: work dir kept at ${this.workDir}`);
     } else {
@@ -501,9 +565,43 @@ export class Cluster implements PodHost {
     throw new Error(`no Service ${name} (services: ${[...this.services.values()].map((s) => s.name).join(', ')})`);
   }
 
-  /** Addresses /etc/hosts gives for a Service (all selected pods). */
+  /** Addresses /etc/hosts gives for a Service (all selected pods); with network 'netns', what DNS answers now. */
   addressesOf(serviceName: string): string[] {
-    return this.service(serviceName).pods.map((p) => p.address);
+    const s = this.service(serviceName);
+    return this.network ? this.network.serviceAddresses(s) : s.pods.map((p) => p.address);
+  }
+
+  /** network 'netns': the Service's endpoints now (ready pods, or all running with publishNotReadyAddresses). */
+  endpointsOf(serviceName: string): Pod[] {
+    return this.requireNetwork('endpointsOf').endpoints(this.service(serviceName));
+  }
+
+  /** network 'netns': whether the pod passes its readiness probes as the background loops last saw. */
+  isReady(pod: Pod): boolean {
+    return this.readiness?.isReady(pod) ?? false;
+  }
+
+  /** network 'netns': resolves once every namespace's rules reflect the current readiness and partitions. */
+  syncNetwork(): Promise<void> {
+    return this.requireNetwork('syncNetwork').sync();
+  }
+
+  /**
+   * network 'netns': drops every packet between the two groups, both ways, open connections included
+   * ('test-client' is the test process). Partitions add up; heal() removes this one.
+   */
+  partition(groupA: PartitionMember[], groupB: PartitionMember[]): Promise<PartitionHandle> {
+    return this.requireNetwork('partition').partition(groupA, groupB);
+  }
+
+  /** network 'netns': removes every partition. */
+  healAll(): Promise<void> {
+    return this.requireNetwork('healAll').healAll();
+  }
+
+  private requireNetwork(what: string): PodNetwork {
+    if (!this.network) throw new Error(`${what}() needs network: 'netns'`);
+    return this.network;
   }
 
   /** Pods selected by a Service. */
@@ -531,12 +629,28 @@ export class Cluster implements PodHost {
   async connect(serviceName: string, port?: number | string, opts: ConnectOptions & { includeFrozen?: boolean } = {}): Promise<RedisClient> {
     const s = this.service(serviceName);
     const portNum = this.servicePort(serviceName, port);
+    if (this.network) return this.connectThroughNetwork(s, portNum, opts);
     const endpoints = s.pods.filter((p) => p.running && (opts.includeFrozen !== false || !p.containers.some((c) => c.frozen)));
     if (endpoints.length === 0) throw new ConnectionError(`Service ${serviceName} has no running endpoints`);
     const i = this.rrIndex.get(s.name) ?? 0;
     this.rrIndex.set(s.name, i + 1);
     const pod = endpoints[i % endpoints.length];
     return RedisClient.connect(pod.address, portNum, opts);
+  }
+
+  /** network 'netns': to the VIP (kube-proxy picks), or round-robin over a headless Service's endpoints. */
+  private async connectThroughNetwork(s: ServiceInfo, port: number, opts: ConnectOptions): Promise<RedisClient> {
+    const network = this.requireNetwork('connect');
+    const vip = network.vipOf(s);
+    if (vip) return RedisClient.connect(vip, port, opts);
+    const endpoints = network.endpoints(s);
+    if (endpoints.length === 0) throw new ConnectionError(`Service ${s.name} has no ready endpoints`);
+    const i = this.rrIndex.get(s.name) ?? 0;
+    this.rrIndex.set(s.name, i + 1);
+    const pod = endpoints[i % endpoints.length];
+    // No proxy in front of a headless Service: the client reaches the pod's target port itself.
+    const target = (s.object.spec?.ports ?? []).find((x: K8sObject) => x.port === port)?.targetPort ?? port;
+    return RedisClient.connect(pod.address, pod.containerPort(target), opts);
   }
 
   exec(pod: Pod | string, argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {

@@ -7,3 +7,5 @@ export * from './writer';
 export * from './sentinel-watcher';
 export { liveGroups } from './registry';
 export * from './dns';
+export { NetPlan, PartitionHandle, PartitionMember, inPrivateNetns, nftScript } from './network';
+export { probeSchedule } from './readiness';

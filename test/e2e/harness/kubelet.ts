@@ -46,6 +46,18 @@ export interface PodHost {
   resolveEnv(pod: Pod, container: K8sObject): Record<string, string>;
   hostsFile(pod: Pod): string;
   resolvConf(pod: Pod): string;
+  /** The pod's own network namespace (network: 'netns'), which all its containers and execs join. */
+  netnsPath?(pod: Pod): string | undefined;
+  /** After a pod start (readiness tracking). */
+  podStarted?(pod: Pod): void;
+  /** After a container's process exited (readiness tracking). */
+  containerExited?(c: Container): void;
+}
+
+/** `nsenter` into the pod's network namespace, when it has one, in front of a command. */
+function joinNetns(host: PodHost, pod: Pod, argv: string[]): string[] {
+  const ns = host.netnsPath?.(pod);
+  return ns ? ['nsenter', `--net=${ns}`, '--', ...argv] : argv;
 }
 
 interface UserSpec {
@@ -137,9 +149,13 @@ export class Container {
     mounts.push({ source: host.hostsFile(this.pod), target: '/etc/hosts' }, { source: host.resolvConf(this.pod), target: '/etc/resolv.conf' });
     // A private root: mount paths are made inside the container's own mount namespace, never on the host.
     const root = host.rootDir(this);
-    const command = privateRootArgv(
-      { root, mounts, readOnlyRoot: user.readOnlyRoot, workingDir: spec.workingDir ?? '/', hostname: this.pod.name.slice(0, 63) },
-      ['setpriv', ...setprivArgs(user), '--', ...argv],
+    const command = joinNetns(
+      host,
+      this.pod,
+      privateRootArgv(
+        { root, mounts, readOnlyRoot: user.readOnlyRoot, workingDir: spec.workingDir ?? '/', hostname: this.pod.name.slice(0, 63) },
+        ['setpriv', ...setprivArgs(user), '--', ...argv],
+      ),
     );
 
     fs.mkdirSync(path.dirname(this.logFile), { recursive: true });
@@ -189,6 +205,7 @@ export class Container {
       }
       if (!this.expectingExit && !this.init) this.pod.unexpectedExits.push({ container: this.name, code, signal, at: this.exitedAt });
       for (const w of this.exitWaiters.splice(0)) w();
+      host.containerExited?.(this);
     });
   }
 
@@ -260,7 +277,9 @@ export class Container {
     if (!this.running || this.pid === undefined) throw new Error(`exec in ${this.pod.name}/${this.name}: container is not running`);
     const timeoutMs = opts.timeoutMs ?? 10000;
     const user = this.user();
-    const child = spawn('nsenter', ['--target', String(this.pid), '--mount', '--uts', '--root', '--wd', '--', 'setpriv', ...setprivArgs(user), '--', ...argv], {
+    const ns = this.pod.host.netnsPath?.(this.pod);
+    const nsArgs = ['--target', String(this.pid), ...(ns ? [`--net=${ns}`] : []), '--mount', '--uts', '--root', '--wd'];
+    const child = spawn('nsenter', [...nsArgs, '--', 'setpriv', ...setprivArgs(user), '--', ...argv], {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...this.env, ...(opts.env ?? {}) },
@@ -398,6 +417,7 @@ export class Pod {
         this.host.log(`${this.name}/${c.name} postStart: ${r}`);
       }
     }
+    this.host.podStarted?.(this);
   }
 
   /**
