@@ -127,14 +127,16 @@ ask_sentinels() {
 
 # Prints "KEYS STREAMED" for a peer: its key count, and 1 when it is a replica that was streaming
 # from this instance until this one went down (it holds at least what this volume holds), else 0.
+# A replica that restarted too reports its link down since its own start: it streamed nothing.
 # Prints nothing when the peer does not answer or is still loading.
 peer_state() {
   timeout 3 ${REDIS_CLI} -h "$1" -p "$REDIS_PORT" info 2>/dev/null | tr -d '\\r' | awk -F: -v me="$ANNOUNCE_HOST" '
     /^# Keyspace/ { ok = 1 }
     $1 == "loading" && $2 == 1 { loading = 1 }
+    $1 == "uptime_in_seconds" { up = $2 }
     /^db[0-9]+:keys=/ { split($2, f, /[=,]/); n += f[2] }
     $1 == "master_host" && $2 == me { mine = 1 }
-    $1 == "master_link_down_since_seconds" && $2 >= 0 { linked = 1 }
+    $1 == "master_link_down_since_seconds" { linked = $2 >= 0 && $2 + 1 < up }
     END { if (ok && !loading) print n + 0, (mine && linked) ? 1 : 0 }'
 }
 
