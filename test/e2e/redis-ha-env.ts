@@ -23,6 +23,8 @@ export interface HaEnvOptions {
   replicaStartDelayMs?: number;
   /** Harness DNS stand-in (default true: HAProxy's resolvers mark servers down after 30s without any DNS answer). */
   dns?: boolean;
+  /** Pod networks (default loopback); 'netns' gives real networks, Services that follow readiness and partitions. */
+  network?: 'loopback' | 'netns';
 }
 
 export interface RoleInfo {
@@ -55,7 +57,7 @@ export class HaEnv {
       if (!opts.certs) throw new Error('props.tls needs certs');
       secrets[tls.secretName] = { [tls.certKey]: opts.certs.cert, [tls.keyKey]: opts.certs.key, [tls.caKey]: opts.certs.ca };
     }
-    const cluster = new Cluster(manifests, { subnet: opts.subnet, name: opts.name, secrets, dns: opts.dns ?? true });
+    const cluster = new Cluster(manifests, { subnet: opts.subnet, name: opts.name, secrets, dns: opts.dns ?? true, network: opts.network });
     const env = new HaEnv(ha, cluster, opts.props?.auth ? opts.password : undefined, tls ? opts.certs : undefined);
     try {
       env.startedAt = Date.now();

@@ -1,0 +1,118 @@
+/**
+ * Network partitions, with real pod networks (network: 'netns'): Services follow readiness, and a
+ * cut drops packets both ways, open connections included. In every scenario: exactly one master
+ * after the heal, no WAIT-acknowledged write lost, no write acknowledged more than 3 s after the
+ * cut lost (whichever proxy the client used), and the healed side back as replicas.
+ */
+import { Duration } from 'cdk8s';
+import { HaEnv } from './redis-ha-env';
+import { PartitionOptions, PartitionOutcome, jepsenCut, runPartition } from './partition-scenario';
+import { Pod, sleep, waitUntil } from './harness';
+
+jest.setTimeout(240_000);
+
+const DOWN_AFTER_MS = 2000;
+const SHORT = { sentinel: { downAfter: Duration.millis(DOWN_AFTER_MS), failoverTimeout: Duration.millis(6000) } };
+/** The bound on what a cut may cost: writes acknowledged later than this after the cut survive. */
+const LOSS_WINDOW_MS = 3000;
+
+function expectSafe(o: PartitionOutcome): void {
+  console.log(`[e2e] partition ${o.label}: master redis${o.masterBefore} -> redis${o.masterAfter}; ` +
+    `acked ${o.plainAcked}, lost ${o.plainLost} (latest ack of a lost write ${o.latestLostAckMs} ms after the cut); ` +
+    `WAIT-acked ${o.waitAcked}, lost ${o.waitLost}`);
+  expect(o.mastersAfter).toBe(1);
+  expect(o.waitLost).toBe(0);
+  expect(o.latestLostAckMs).toBeLessThanOrEqual(LOSS_WINDOW_MS);
+}
+
+describe('partitions (network: netns, down-after 2000ms)', () => {
+  let env: HaEnv;
+  beforeAll(async () => {
+    env = await HaEnv.create({ subnet: 217, name: 'partition', props: SHORT, network: 'netns' });
+  });
+  afterAll(async () => env?.shutdown());
+
+  const run = (label: string, o: PartitionOptions) => runPartition(env, label, o);
+
+  test('the instrument: a cut drops traffic both ways, open connections included, and heals', async () => {
+    const master = await env.settle(60_000, { proxy: true });
+    const replica = env.redis.find((p) => p !== master) as Pod;
+    const c = await env.connectPod(master);
+    try {
+      expect(await c.command('PING')).toBe('PONG');
+      const cut = await env.cluster.partition([master], [replica]);
+      // An open connection from the test process still works: it is on neither side.
+      expect(await c.command('PING')).toBe('PONG');
+      const across = await replica.exec(['sh', '-c', `timeout 2 redis-cli -h ${master.address} -p 6379 ping`], { timeoutMs: 5000 });
+      expect(across.stdout.trim()).not.toBe('PONG');
+      const back = await master.exec(['sh', '-c', `timeout 2 redis-cli -h ${replica.address} -p 6379 ping`], { timeoutMs: 5000 });
+      expect(back.stdout.trim()).not.toBe('PONG');
+      await cut.heal();
+      await waitUntil(async () => (await replica.exec(['sh', '-c', `timeout 2 redis-cli -h ${master.address} -p 6379 ping`])).stdout.trim() === 'PONG',
+        5000, 'traffic across the healed cut');
+    } finally {
+      c.close();
+    }
+  });
+
+  test('Jepsen: the master and one proxy cut off from the rest for 3 x down-after', async () => {
+    const o = await run('jepsen', { cuts: jepsenCut(env), durationMs: 3 * DOWN_AFTER_MS });
+    expectSafe(o);
+    expect(o.masterAfter).not.toBe(o.masterBefore);
+  });
+
+  test('one sentinel alone', async () => {
+    expectSafe(await run('one-sentinel', {
+      cuts: () => [[[env.sentinels[0]], [...env.redis, ...env.sentinels.slice(1), ...env.proxies]]],
+      durationMs: 3 * DOWN_AFTER_MS,
+    }));
+  });
+
+  test('the proxies cut off from the sentinels only', async () => {
+    expectSafe(await run('proxies-sentinels', { cuts: () => [[env.proxies, env.sentinels]], durationMs: 3 * DOWN_AFTER_MS }));
+  });
+
+  test('one replica alone', async () => {
+    expectSafe(await run('one-replica', {
+      cuts: (master) => {
+        const replica = env.redis.find((p) => p !== master) as Pod;
+        return [[[replica], [...env.redis, ...env.sentinels, ...env.proxies].filter((p) => p !== replica)]];
+      },
+      durationMs: 3 * DOWN_AFTER_MS,
+    }));
+  });
+
+  // A known limit, measured here and stated in the README: the majority promotes a replica while the
+  // proxies, which still see the old master and a quorum naming it until the switch reaches a
+  // second sentinel, keep routing to it; what it acknowledges in between (WAIT included: the other
+  // replica still follows it) is lost. Held here: one master after the heal, the old one a replica.
+  test('a sentinel majority cut from the master, not from the replicas: one master after the heal', async () => {
+    const o = await run('sentinels-master', { cuts: (master) => [[[master], env.sentinels.slice(0, 2)]], durationMs: 3 * DOWN_AFTER_MS });
+    console.log(`[e2e] partition ${o.label} (known limit): acked ${o.plainAcked}, lost ${o.plainLost}, latest ${o.latestLostAckMs} ms after the cut; WAIT-acked ${o.waitAcked}, lost ${o.waitLost}`);
+    expect(o.mastersAfter).toBe(1);
+    expect(o.masterAfter).not.toBe(o.masterBefore);
+    expect((await env.role(env.redis[o.masterBefore - 1])).role).toBe('slave');
+  });
+
+  test('a failover outlasting the replicas\' readiness: the sentinels still reach them', async () => {
+    // Readiness fails after 3 x 5 s once the master is gone; the sentinels decide after 20 s.
+    const slow = await HaEnv.create({
+      subnet: 218, name: 'slow-failover', network: 'netns',
+      props: { sentinel: { downAfter: Duration.seconds(20), failoverTimeout: Duration.seconds(40) } },
+    });
+    try {
+      const master = await slow.settle(60_000, { proxy: true });
+      await master.kill('SIGKILL');
+      await sleep(18_000);
+      const replicas = slow.redis.filter((p) => p !== master);
+      expect(replicas.map((p) => slow.cluster.isReady(p))).toEqual([false, false]);
+      const next = await waitUntil(async () => {
+        const m = await slow.currentMasterPod();
+        return m !== master ? m : undefined;
+      }, 60_000, 'a replica promoted');
+      expect(replicas).toContain(next);
+    } finally {
+      await slow.shutdown();
+    }
+  });
+});
