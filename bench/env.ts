@@ -22,6 +22,8 @@ export interface BenchEnvOptions {
   variants?: ProxyVariant[];
   /** Start the variants' pods with the chart (default false: they are started on demand with startVariant). */
   startVariants?: boolean;
+  /** Pod networks (default loopback); 'netns' for partitions (the process must run under `unshare -n`). */
+  network?: 'loopback' | 'netns';
 }
 
 export const VARIANT_LABEL = 'bench.cdk8s-redis-ha/proxy';
@@ -49,7 +51,7 @@ export function cloneProxy(manifests: K8sObject[], proxyDeployment: string, v: P
   const cm = JSON.parse(JSON.stringify(manifests.find((o) => o.kind === 'ConfigMap' && o.metadata.name === volume.configMap.name)));
   const labels = { 'app.kubernetes.io/name': 'redis-bench', [VARIANT_LABEL]: v.name };
   cm.metadata = { name: `${v.name}-config` };
-  cm.data = { 'haproxy.cfg': v.cfg };
+  cm.data = { ...cm.data, 'haproxy.cfg': v.cfg };
   volume.configMap.name = cm.metadata.name;
   dep.metadata = { name: v.name };
   dep.spec.replicas = 1;
@@ -71,7 +73,7 @@ export class BenchEnv {
     const props = opts.props ?? {};
     const { ha, manifests } = synthManifests(props);
     for (const v of opts.variants ?? []) manifests.push(...cloneProxy(manifests, ha.proxy.deployment.name, v));
-    const cluster = new Cluster(manifests, { subnet: opts.subnet, name: opts.name, secrets: {}, dns: true });
+    const cluster = new Cluster(manifests, { subnet: opts.subnet, name: opts.name, secrets: {}, dns: true, network: opts.network });
     // HaEnv's constructor is private (HaEnv.create synthesizes the chart itself and takes no extra manifests);
     // the bench builds the same object around a cluster that also holds its proxy variants.
     const HaEnvCtor = HaEnv as unknown as new (ha: RedisHa, cluster: Cluster, password: string | undefined) => HaEnv;

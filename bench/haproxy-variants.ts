@@ -25,6 +25,7 @@ export function roleOnlyCfg(chartCfg: string): string {
       continue;
     }
     if (/^\s+acl redis-\d+-(up|named) /.test(line)) continue;
+    if (/^\s+lua-load /.test(line)) continue; // the quorum guard reads the sentinel backends
     if (/^\s+tcp-request content reject unless /.test(line)) continue;
     if (/^\s+use-server /.test(line)) continue;
     if (/^# Weight 0/.test(line)) continue;
@@ -35,7 +36,7 @@ export function roleOnlyCfg(chartCfg: string): string {
     out.push(line.replace(/ weight 0 /, ' '));
   }
   const cfg = out.join('\n');
-  must(!/sentinel|named|use-server|weight 0/.test(cfg), 'role-only config still refers to sentinels');
+  must(!/sentinel|named|use-server|weight 0|lua-load/.test(cfg), 'role-only config still refers to sentinels');
   must(/tcp-check expect (min-recv 0 )?string role:master/.test(cfg), 'role-only config lost the role check');
   must(/nbsrv\(redis-master\) ge 1/.test(cfg), 'role-only config has no readiness rule');
   return `# bench baseline: role:master checks only (the common HAProxy setup for Redis)\n${cfg}`;

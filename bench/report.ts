@@ -201,6 +201,18 @@ export function writeReport(
     L.push('', `\`cdk8s synth\` of the default app: ${s.cliMs} ms (compiled JavaScript), ${s.cliTsNodeMs} ms through ts-node (median of 3).`, '');
   }
 
+  // ------------------------------------------------------------------ partition
+  if (json.partition) {
+    const p = json.partition;
+    L.push('## 6. Network partition: the Jepsen setup (bench/partition.ts)', '');
+    L.push(`${p.what}. Down-after ${p.downAfterMs} ms, cut for ${p.durationMs} ms; pods in their own network namespaces, ` +
+      'Services following readiness, the cut dropping packets both ways (test/e2e/harness/network.ts).', '');
+    L.push('| proxy | acknowledged | lost | WAIT-acknowledged lost | latest ack of a lost write after the cut |', '| --- | --- | --- | --- | --- |');
+    for (const x of p.perProxy) L.push(`| ${x.proxy} | ${x.acked} | ${x.lost} | ${x.waitLost} | ${x.lost ? `${x.latestLostAckMs} ms` : '-'} |`);
+    L.push('', `Masters after the heal: ${p.mastersAfter}. Lost through the chart's proxies: ${p.lost.ours} of ${p.acked.ours}; ` +
+      `through the role-only baseline: ${p.lost.roleOnly} of ${p.acked.roleOnly}.`, '');
+  }
+
   // ------------------------------------------------------------------ picture
   if (picture) {
     L.push('## 5. One failover, as a picture', '');

@@ -7,4 +7,5 @@ cd "$(dirname "$0")/.."
 source scripts/ensure-packages.sh
 source scripts/private-tmp.sh
 
-npx ts-node --transpile-only bench/run.ts
+# In a private network namespace: the partition figures need the harness's pod networks.
+unshare --net -- sh -c 'ip link set lo up && exec "$@"' sh npx ts-node --transpile-only bench/run.ts

@@ -5,7 +5,7 @@
  *   BENCH_KILLS=5   SIGKILLs per down-after setting (at least 5 for the report)
  *   BENCH_SECONDS=5 target duration of each direct redis-benchmark test
  *   BENCH_STALE_REPEATS=3 stale-master runs as the original design, restarted as soon as the sentinels switched
- *   BENCH_ONLY=failover,stale,proxy,synth   run a subset (the report then holds only those)
+ *   BENCH_ONLY=failover,stale,proxy,synth,partition   run a subset (the report then holds only those)
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -19,6 +19,7 @@ import { roleOnlyCfg, tuneCfg } from './haproxy-variants';
 import { ProxyFigure, ProxyTarget, measureProxy } from './proxy';
 import { writeReport } from './report';
 import { ROLE_ONLY, StaleRun, measureStaleMaster } from './stale-master';
+import { PartitionFigure, measurePartition } from './partition';
 import { failoverSvg } from './svg';
 import { SynthFigures, measureSynth } from './synth';
 
@@ -31,9 +32,9 @@ const STALE_PROXIES = [
   { key: 'ours', label: 'chart (sentinel quorum + role)' },
   { key: 'roleOnly', label: 'role-only baseline', variant: ROLE_ONLY },
 ];
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'failover,stale,proxy,synth').split(',').map((s) => s.trim()));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'failover,stale,proxy,synth,partition').split(',').map((s) => s.trim()));
 // Loopback subnets 127.<n>.x.y of the bench's clusters (the e2e suites use 2xx).
-const SUBNETS = { failover5000: 121, failover2000: 122, defaults: 123 };
+const SUBNETS = { failover5000: 121, failover2000: 122, defaults: 123, partition: 124 };
 
 const started = Date.now();
 function log(msg: string): void {
@@ -117,6 +118,7 @@ async function main(): Promise<number> {
     proxy?: ProxyFigure;
     proxyTargets: ProxyTarget[];
     synth?: SynthFigures;
+    partition?: PartitionFigure;
   } = { failover: [], stale: [], proxyTargets: [] };
   log(`machine ${JSON.stringify(machine())}; foreign load ${JSON.stringify(load.start)}`);
 
@@ -214,6 +216,15 @@ async function main(): Promise<number> {
     }
   }
 
+  if (ONLY.has('partition')) {
+    try {
+      results.partition = await measurePartition({ subnet: SUBNETS.partition, downAfterMs: chartDefaultDownAfterMs(), log });
+    } catch (e) {
+      errors.push(`partition: ${errText(e)}`);
+      log(`partition: FAILED ${errText(e)}`);
+    }
+  }
+
   load.end = foreignLoad();
   const runtimeMs = Date.now() - started;
   const meta = { generatedAt: new Date().toISOString(), runtimeMs, machine: machine(), versions: versions(), load, kills: KILLS, seconds: SECONDS };
@@ -282,6 +293,18 @@ function buildJson(meta: any, r: any, chartDefaultDownAfter: number, errors: str
     } : undefined,
     proxy: r.proxy && { ratio: r.proxy.ratio, ...r.proxy },
     synth: r.synth,
+    partition: r.partition && {
+      what: 'Jepsen setup: the master and one chart proxy (and the role-only baseline proxy) cut off from the rest for 3 x down-after, then healed; writers (plain and WAIT 1) pinned to every proxy pod',
+      lost: r.partition.lost,
+      acked: r.partition.acked,
+      waitLost: r.partition.waitLost,
+      latestLostAckMs: r.partition.latestLostAckMs,
+      latestLostAckMsRoleOnly: r.partition.latestLostAckMsRoleOnly,
+      downAfterMs: r.partition.downAfterMs,
+      durationMs: r.partition.durationMs,
+      mastersAfter: r.partition.mastersAfter,
+      perProxy: r.partition.outcome.perProxy,
+    },
     errors,
   };
 }
