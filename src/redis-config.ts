@@ -207,7 +207,8 @@ if [ -n "\${SENTINEL_HOSTS:-}" ]; then
     if [ ! -f "$role_file" ] && [ -n "\${INITIAL_MASTER_HOST:-}" ]; then break; fi
     if [ "$(date +%s)" -ge "$deadline" ]; then break; fi
     log "no sentinel answered for $MASTER_NAME yet; retrying"
-    sleep 1
+    # Short: after a cold start the named master must be up within down-after of the sentinels.
+    sleep 0.5
   done
 fi
 
