@@ -101,12 +101,12 @@ const PENDING_MASTER_PORT = 1;
  * initial role, and a volume that was last started as a replica never promotes
  * itself on a guess.
  *
- * Before it serves as master it asks its peers (`PEER_HOSTS`) whether one
- * holds more: any data when its own volume is empty, or a replica that was
- * streaming from it when it went down (it has all this volume has, and more).
- * Then it asks the sentinels to promote a replica and starts as its replica.
- * An empty volume starts as master only when every peer answered without data
- * (a first boot, or nothing to lose).
+ * Before it serves as master it starts pending (a replica of nothing) and asks
+ * its peers (`PEER_HOSTS`) whether one holds more: any data when its own
+ * volume is empty, or a replica that was streaming from it when it went down
+ * (it has all this volume has, and more). Then it asks the sentinels to
+ * promote a replica and follows it. An empty volume becomes master only when
+ * every peer answered without data (a first boot, or nothing to lose).
  */
 export function renderRedisEntrypoint(): string {
   const p = REDIS_PATHS;
@@ -174,26 +174,36 @@ hand_over() {
   done
 }
 
+# Prints "no one" when the sentinels name this instance (or none answers), else the master they name.
+master_or_self() {
+  m=$(ask_sentinels)
+  case "$m" in "$ANNOUNCE_HOST "*|"") echo "no one" ;; *) echo "$m" ;; esac
+}
+
 record_role() { printf '%s\\n' "$1" > "$role_file.tmp" && mv "$role_file.tmp" "$role_file"; }
 
-# Runs beside a pending server: waits for every peer, then serves as master (none holds data), or
-# as the replica of the peer the sentinels promote; else it stays pending for the sentinels to fix.
+# Runs beside a pending server: asks the peers (an empty volume waits for all of them, one that served
+# before for 2 s), then serves as master if none holds more, or as the replica of the peer the sentinels
+# promote; else it stays pending, and the sentinels fail over after down-after + 20 s.
 finish_pending() {
   local_cli() { timeout 3 ${REDIS_CLI} -h "$(local_host)" -p "$REDIS_PORT" "$@" 2>/dev/null; }
-  peers=$(survey_peers "\${MASTER_DISCOVERY_SECONDS:-30}")
+  if [ -f "$role_file" ]; then wait_s=2; else wait_s=\${MASTER_DISCOVERY_SECONDS:-30}; fi
+  peers=$(survey_peers "$wait_s")
   case "$peers" in
-    none) next=$(ask_sentinels); case "$next" in "$ANNOUNCE_HOST "*|"") next="no one" ;; esac ;;
-    ahead*) next=$(hand_over) ;;
-    *) next="" ;;
+    ahead*)
+      log "peers hold more data (\${peers#ahead }); asking the sentinels to promote one of them instead of this instance"
+      next=$(hand_over) ;;
+    none) next=$(master_or_self) ;;
+    *) if [ -f "$role_file" ]; then next=$(master_or_self); else next=""; fi ;;
   esac
-  if [ -z "$next" ]; then log "no peer or sentinel settled this instance's role; staying a replica of nothing"; return; fi
+  if [ -z "$next" ]; then log "peers: $peers; no role settled, staying a replica of nothing"; return; fi
   i=0
   until case "$(local_cli replicaof $next)" in OK*) true ;; *) false ;; esac; do
     i=$(( i + 1 )); if [ "$i" -ge 50 ]; then log "could not apply replicaof $next"; return; fi
     sleep 0.2
   done
   if [ "$next" = "no one" ]; then record_role master; else record_role replica; fi
-  log "peers answered ($peers); now replicaof $next"
+  log "peers: $peers; now replicaof $next"
 }
 
 role_file=${p.data}/redis-ha-role
@@ -233,29 +243,11 @@ else
 fi
 
 # Never serve as master with less than a peer holds: an empty or stale volume would wipe the replicas.
-# Peers are asked once here; an empty volume whose peers do not all answer yet starts pending.
+# Pending while the peers are asked: the sentinels see it up (a master reporting replica is failed
+# over only after down-after + 20 s), and a replica with no master link refuses to feed replicas.
 if [ "$role" = master ] && [ -n "\${PEER_HOSTS:-}" ]; then
-  peers=$(survey_peers 0)
-  case "$peers" in
-    ahead*)
-      if [ -z "$master" ]; then log "peers hold more data (\${peers#ahead }) and no sentinel answered; refusing to start as master"; exit 1; fi
-      log "peers hold more data (\${peers#ahead }); asking the sentinels to promote one of them instead of this instance"
-      next=$(hand_over)
-      if [ -z "$next" ]; then log "the sentinels named no other master in time; refusing to start as master"; exit 1; fi
-      set -- $next
-      log "sentinels now name $1:$2 as master; starting as its replica"
-      role="replica $1 $2" ;;
-    none) log "no peer holds more data than this volume" ;;
-    *)
-      if [ -f "$role_file" ]; then
-        log "not every peer answered, none holds more; starting as master on this volume's data"
-      else
-        # Pending: sentinels see it up (a master reporting replica is failed over only after
-        # down-after + 20 s), and a replica with no master link refuses to feed replicas.
-        log "empty volume and not every peer answered yet; serving as a replica of nothing until they do"
-        role=pending
-      fi ;;
-  esac
+  log "asking the peers before serving as master; a replica of nothing meanwhile"
+  role=pending
 fi
 
 umask 077
