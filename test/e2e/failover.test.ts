@@ -72,8 +72,7 @@ async function masterKill(env: HaEnv, label: string, timeoutMs: number, watcher:
     await plain.stop();
     await durable.stop();
 
-    const newMaster = await env.currentMasterPod();
-    expect(newMaster).not.toBe(oldMaster);
+    const newMaster = await env.waitNewMaster(oldMaster, 10_000);
     await env.waitTopology(newMaster, 20_000, 'after failover');
     // The failover is over once every running sentinel has switched (the leader does so at failover-end).
     const running = env.sentinels.filter((p) => p.running).map((p) => p.name);
@@ -338,7 +337,7 @@ describe('RedisHa with short sentinel timings (down-after 2000ms)', () => {
     } finally {
       await plain.stop();
     }
-    const next = await env.currentMasterPod();
+    const next = await env.waitNewMaster(master, 10_000);
     await env.waitTopology(next, 20_000, 'after graceful stop');
     const c = await env.connectPod(next);
     const v = await plain.verify(c).finally(() => c.close());

@@ -319,6 +319,29 @@ export class HaEnv {
     return this.podOfHost(best[0].split(':')[0]);
   }
 
+  /**
+   * Waits until a majority of the sentinels name one master other than `old`, and returns it. Right after a
+   * failover only the leader has switched; the others learn it from its hello messages within ~2 s.
+   */
+  async waitNewMaster(old: Pod, timeoutMs: number): Promise<Pod> {
+    const majority = Math.floor(this.sentinels.length / 2) + 1;
+    return waitUntil(
+      async () => {
+        const views = (await this.sentinelMasters()).filter((v) => v !== '?');
+        for (const v of new Set(views)) {
+          const pod = this.podOfHost(v.split(':')[0]);
+          if (pod !== old && views.filter((x) => x === v).length >= majority) return pod;
+        }
+        return undefined;
+      },
+      timeoutMs,
+      `a sentinel majority naming a master other than ${old.name}`,
+      { intervalMs: 100 },
+    ).catch(async (e) => {
+      throw new Error(`${errText(e)}\nsentinels: ${(await this.sentinelMasters()).join(', ')}`);
+    });
+  }
+
   dumpLogs(lines = 40): string {
     return this.cluster.dumpLogs(this.cluster.pods, lines);
   }

@@ -72,8 +72,7 @@ describe('RedisHa with TLS (short timings)', () => {
       await sleep(500);
       await plainW.stop();
       await durable.stop();
-      const next = await env.currentMasterPod();
-      expect(next).not.toBe(master);
+      const next = await env.waitNewMaster(master, 10_000);
       await env.waitTopology(next, 20_000, 'after the TLS failover');
       const c = await env.connectPod(next);
       const vd = await durable.verify(c).finally(() => c.close());

@@ -89,6 +89,8 @@ export class Container {
   expectingExit = false;
   frozen = false;
   private exitWaiters: Array<() => void> = [];
+  /** The private-root setup script the process runs before it chroots (see {@link rootReady}). */
+  private rootScript = '';
 
   constructor(
     readonly pod: Pod,
@@ -158,6 +160,7 @@ export class Container {
       ),
     );
 
+    this.rootScript = command[command.indexOf('-c') + 1];
     fs.mkdirSync(path.dirname(this.logFile), { recursive: true });
     const fd = fs.openSync(this.logFile, 'a');
     this.starts++;
@@ -272,10 +275,32 @@ export class Container {
     }
   }
 
+  /**
+   * Whether the process has left its wrappers (nsenter, unshare, the setup script) and runs in its private
+   * root. Until then `nsenter --root` would enter a root still being built, or the host's.
+   */
+  rootReady(): boolean {
+    if (!this.running || this.pid === undefined) return false;
+    let argv: string[];
+    try {
+      argv = fs.readFileSync(`/proc/${this.pid}/cmdline`, 'utf8').split('\0');
+    } catch {
+      return false;
+    }
+    return argv[0] !== 'nsenter' && argv[0] !== 'unshare' && !(argv[1] === '-c' && argv[2] === this.rootScript);
+  }
+
   /** Runs argv inside this container's mount/uts namespaces with its env and user. */
   async exec(argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
     if (!this.running || this.pid === undefined) throw new Error(`exec in ${this.pod.name}/${this.name}: container is not running`);
     const timeoutMs = opts.timeoutMs ?? 10000;
+    // Bounded: the setup is a few mounts, well under a second.
+    const setupDeadline = Date.now() + Math.min(timeoutMs, 5000);
+    while (!this.rootReady()) {
+      if (!this.running) throw new Error(`exec in ${this.pod.name}/${this.name}: container exited during setup`);
+      if (Date.now() > setupDeadline) throw new TimeoutError(`exec in ${this.pod.name}/${this.name}: private root not ready after ${Math.min(timeoutMs, 5000)}ms`);
+      await sleep(5);
+    }
     const user = this.user();
     const ns = this.pod.host.netnsPath?.(this.pod);
     const nsArgs = ['--target', String(this.pid), ...(ns ? [`--net=${ns}`] : []), '--mount', '--uts', '--root', '--wd'];
