@@ -182,6 +182,21 @@ export class HaEnv {
     return Promise.all(pods.map(async (p) => (await this.sentinelMaster(p)) ?? '?'));
   }
 
+  /** Whether every running sentinel names `masterPod`, it is master, and every other running pod its linked replica. */
+  private async topologyHolds(masterPod: Pod): Promise<boolean> {
+    const host = this.hostOf(masterPod);
+    const sentinels = this.sentinels.filter((p) => p.running && !p.main.frozen);
+    const views = await this.sentinelMasters(sentinels);
+    if (!views.every((v) => v === `${host}:6379`)) return false;
+    if ((await this.role(masterPod)).role !== 'master') return false;
+    for (const p of this.redis) {
+      if (p === masterPod || !p.running) continue;
+      const r = await this.role(p);
+      if (r.role !== 'slave' || r.masterHost !== host || !r.linkUp) return false;
+    }
+    return true;
+  }
+
   /**
    * Waits until every running sentinel names `host` as master, the pod reports role:master, and every other
    * running Redis pod is its replica with the link up.
@@ -189,18 +204,7 @@ export class HaEnv {
   async waitTopology(masterPod: Pod, timeoutMs: number, what = 'topology'): Promise<void> {
     const host = this.hostOf(masterPod);
     await waitUntil(
-      async () => {
-        const sentinels = this.sentinels.filter((p) => p.running && !p.main.frozen);
-        const views = await this.sentinelMasters(sentinels);
-        if (!views.every((v) => v === `${host}:6379`)) return false;
-        if ((await this.role(masterPod)).role !== 'master') return false;
-        for (const p of this.redis) {
-          if (p === masterPod || !p.running) continue;
-          const r = await this.role(p);
-          if (r.role !== 'slave' || r.masterHost !== host || !r.linkUp) return false;
-        }
-        return true;
-      },
+      () => this.topologyHolds(masterPod).catch(() => false),
       timeoutMs,
       `${what}: master ${host} (instance ${this.num(masterPod)}) agreed by sentinels, replicas linked`,
       { intervalMs: 200 },
@@ -251,14 +255,17 @@ export class HaEnv {
    * `proxy: true`) the proxies ready and routing a write.
    */
   async settle(timeoutMs = 30_000, opts: { converged?: boolean; proxy?: boolean } = {}): Promise<Pod> {
+    // The master is re-read on every try: a failover may still be under way when settling starts.
     const master = await waitUntil(async () => {
       try {
-        return await this.currentMasterPod();
+        const m = await this.currentMasterPod();
+        return (await this.topologyHolds(m)) ? m : undefined;
       } catch {
         return undefined;
       }
-    }, timeoutMs, 'a sentinel naming a master');
-    await this.waitTopology(master, timeoutMs);
+    }, timeoutMs, 'a master agreed by every sentinel, its replicas linked', { intervalMs: 200 }).catch(async (e) => {
+      throw new Error(`${errText(e)}\nsentinels: ${(await this.sentinelMasters()).join(', ')}\nroles: ${(await this.roles()).join(', ')}`);
+    });
     if (opts.converged !== false) await this.waitSentinelsConverged(master, timeoutMs);
     if (opts.proxy) {
       await this.waitProxiesReady(timeoutMs);
