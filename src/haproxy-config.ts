@@ -38,6 +38,11 @@ export interface HaproxyConfValues {
   readonly readReplicasPort?: number;
   /** When set, clients, Redis and sentinels are reached over TLS only. */
   readonly tls?: HaproxyTls;
+  /**
+   * A sentinel counts as naming a server only while its last good PING reply from it is younger
+   * than this: a master the sentinel majority cannot reach is fenced before they promote a replica.
+   */
+  readonly fenceAfterMilliseconds: number;
   /** Path of the Lua file rendered by {@link renderQuorumGuardLua}, loaded at start. */
   readonly quorumGuard: string;
 }
@@ -66,6 +71,24 @@ function replyCheck(command: string, expected: string): string[] {
     '  tcp-check expect string "+PONG\\r\\n"',
     `  tcp-check expect min-recv 0 string ${expected}`,
   ];
+}
+
+/**
+ * A regular expression (POSIX ERE, as HAProxy's `rstring`) matching the decimal integers 0 to
+ * `limit - 1`, written without leading zeros as Sentinel prints them.
+ */
+export function belowRegex(limit: number): string {
+  if (!Number.isInteger(limit) || limit < 1) throw new Error(`belowRegex: ${limit} is not a positive integer`);
+  const digits = String(limit);
+  const alts: string[] = [];
+  const any = (n: number) => (n === 0 ? '' : n === 1 ? '[0-9]' : `[0-9]{${n}}`);
+  for (let len = 1; len < digits.length; len++) alts.push(len === 1 ? '[0-9]' : `[1-9]${any(len - 1)}`);
+  for (let i = 0; i < digits.length; i++) {
+    const low = i === 0 && digits.length > 1 ? 1 : 0;
+    const d = Number(digits[i]);
+    if (d > low) alts.push(`${digits.slice(0, i)}[${low}-${d - 1}]${any(digits.length - i - 1)}`);
+  }
+  return `(${alts.join('|')})`;
 }
 
 /** `redis-<i>`: the server name of the i-th Redis instance in haproxy.cfg. */
@@ -209,12 +232,15 @@ export function renderHaproxyConf(v: HaproxyConfValues): string {
         `  server ${serverName(i)} "${r.host}${v.addressSuffix}:${r.port}"${serverTls} check inter ${inter} fall 1 rise 1 on-marked-down shutdown-sessions`),
     );
   }
+  const field = (name: string, value: string) => `\\$${name.length}\\r\\n${name}\\r\\n\\$${value.length}\\r\\n${value}\\r\\n`;
   v.redis.forEach((r, i) => {
     lines.push(
       '',
-      `# Up while a sentinel names ${r.host}:${r.port} as master.`,
+      `# Up while a sentinel names ${r.host}:${r.port} as master and has had a PING reply from it within`,
+      `# ${v.fenceAfterMilliseconds}ms: a master that the sentinel majority lost is fenced before they promote.`,
       `backend sentinels-name-${serverName(i)}`,
-      ...check(`SENTINEL get-master-addr-by-name ${v.masterName}`, `"\\r\\n${r.host}\\r\\n\\$${String(r.port).length}\\r\\n${r.port}\\r\\n"`),
+      ...check(`SENTINEL MASTER ${v.masterName}`, `"${field('ip', r.host)}${field('port', String(r.port))}"`),
+      `  tcp-check expect min-recv 0 rstring "last-ok-ping-reply\\r\\n[\\$][0-9]+\\r\\n${belowRegex(v.fenceAfterMilliseconds)}\\r\\n"`,
       ...v.sentinels.map((s, j) => `  server sentinel-${j} "${s.host}${v.addressSuffix}:${s.port}"${serverTls} check inter ${fast} fall 1 rise 1`),
     );
   });

@@ -5,7 +5,7 @@ import { TLS_FILES } from './tls';
 import { ComputeResources, env, kplus, namespaceEnv, resolveResources, secretEnv, secureDeployment } from './plus';
 import { NAME_LABEL, PodComponent, REDIS_PORT } from './redis-instance';
 import { SentinelCluster } from './sentinel-cluster';
-import { checkDurationMs, checkImage, checkInt, checkServiceName } from './validation';
+import { checkDurationMs, checkImage, checkInt, checkServiceName, fail } from './validation';
 
 /** The HAProxy image the chart runs: the version the end-to-end suite tests (Debian 12's). */
 export const DEFAULT_HAPROXY_IMAGE = 'haproxy:2.6.12';
@@ -40,6 +40,15 @@ export interface SentinelProxyOptions {
    * @default Duration.millis(250)
    */
   readonly checkInterval?: Duration;
+  /**
+   * How long a sentinel may go without a PING reply from the master before the proxy stops
+   * counting its vote for it. When a sentinel majority loses the master (a partition that leaves
+   * it reachable to clients and replicas), the proxy closes its sessions before they promote a
+   * replica, so the master takes no writes that the promoted replica lacks. Sentinels PING every
+   * second, so it must be at least 1.5 s; keep it below the sentinels' `downAfter`.
+   * @default Duration.seconds(2)
+   */
+  readonly fenceAfter?: Duration;
   /**
    * Client connections each proxy pod accepts. HAProxy needs about two file
    * descriptors per connection and refuses to start above the container's limit.
@@ -86,6 +95,11 @@ export interface SentinelProxyProps extends SentinelProxyOptions {
  * sentinels names as master. Clients use its headless Service on 6379.
  */
 export class SentinelProxy extends Construct {
+  /** Default of `fenceAfter`, in seconds. */
+  public static readonly DEFAULT_FENCE_AFTER_SECONDS = 2;
+  /** The smallest `fenceAfter`: a sentinel's PING period (1 s) and a margin. */
+  public static readonly MIN_FENCE_AFTER_MILLISECONDS = 1500;
+
   /** The client-facing headless Service. */
   public readonly service: kplus.Service;
   /** The host applications connect to. */
@@ -102,6 +116,10 @@ export class SentinelProxy extends Construct {
     const replicas = checkInt(this, 'replicas', props.replicas ?? 2, 1);
     const image = checkImage(this, 'image', props.image ?? DEFAULT_HAPROXY_IMAGE);
     const checkMs = checkDurationMs(this, 'checkInterval', props.checkInterval ?? Duration.millis(250));
+    const fenceMs = checkDurationMs(this, 'fenceAfter', props.fenceAfter ?? Duration.seconds(SentinelProxy.DEFAULT_FENCE_AFTER_SECONDS));
+    if (fenceMs < SentinelProxy.MIN_FENCE_AFTER_MILLISECONDS) {
+      fail(this, 'fenceAfter', `${fenceMs}ms`, `must be at least ${SentinelProxy.MIN_FENCE_AFTER_MILLISECONDS}ms (sentinels PING every second)`);
+    }
     const maxConnections = checkInt(this, 'maxConnections', props.maxConnections ?? 4096, 1);
     const clientTimeoutMs = checkDurationMs(this, 'clientTimeout', props.clientTimeout ?? Duration.hours(1));
     const threads = checkInt(this, 'threads', props.threads ?? 1, 1, 64);
@@ -121,6 +139,7 @@ export class SentinelProxy extends Construct {
           sentinels: sentinels.sentinelHosts.map((host) => ({ host, port: sentinels.port })),
           auth: sentinels.auth !== undefined,
           checkIntervalMilliseconds: checkMs,
+          fenceAfterMilliseconds: fenceMs,
           maxConnections,
           threads,
           clientTimeoutSeconds: Math.max(1, Math.round(clientTimeoutMs / 1000)),

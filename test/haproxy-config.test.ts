@@ -1,4 +1,4 @@
-import { HaproxyConfValues, renderHaproxyConf, renderQuorumGuardLua } from '../src/haproxy-config';
+import { HaproxyConfValues, belowRegex, renderHaproxyConf, renderQuorumGuardLua } from '../src/haproxy-config';
 import { copyFileSync } from 'fs';
 import { join } from 'path';
 import { makeCerts } from './util/certs';
@@ -14,6 +14,7 @@ const values: HaproxyConfValues = {
   sentinels: [1, 2, 3, 4, 5].map((i) => ({ host: `sentinel-${i}`, port: 26379 })),
   auth: false,
   checkIntervalMilliseconds: 1000,
+  fenceAfterMilliseconds: 2000,
   maxConnections: 10000,
   threads: 1,
   clientTimeoutSeconds: 3600,
@@ -38,7 +39,15 @@ describe('renderHaproxyConf', () => {
   test('asks every sentinel about every server and matches the exact host', () => {
     const cfg = renderHaproxyConf(values);
     expect(cfg.match(/^  server sentinel-/gm)).toHaveLength(2 * 5);
-    expect(cfg).toContain('tcp-check expect min-recv 0 string "\\r\\nredis-b\\r\\n\\$4\\r\\n6379\\r\\n"');
+    expect(cfg).toContain('tcp-check send "SENTINEL MASTER mymaster\\r\\nPING\\r\\n"');
+    expect(cfg).toContain('tcp-check expect min-recv 0 string "\\$2\\r\\nip\\r\\n\\$7\\r\\nredis-b\\r\\n\\$4\\r\\nport\\r\\n\\$4\\r\\n6379\\r\\n"');
+  });
+
+  test('a sentinel votes for a server only while its last good PING reply is younger than fenceAfter', () => {
+    const cfg = renderHaproxyConf({ ...values, fenceAfterMilliseconds: 1500 });
+    const rules = cfg.split('\n').filter((l) => l.includes('last-ok-ping-reply'));
+    expect(rules).toHaveLength(2);
+    for (const r of rules) expect(r).toBe(`  tcp-check expect min-recv 0 rstring "last-ok-ping-reply\\r\\n[\\$][0-9]+\\r\\n${belowRegex(1500)}\\r\\n"`);
   });
 
   test('sentinel checks end with PING, not QUIT (Sentinel has no QUIT), so a mismatch fails at once', () => {
@@ -105,5 +114,20 @@ describe('renderHaproxyConf TLS', () => {
     const r = withLoopbackDns(['haproxy', '-c', '-f', path],
       { ...process.env, BIND_ADDRESS: '127.0.0.1', POD_NAMESPACE: 'default', REDIS_PASSWORD: 'x' });
     expect(r.stderr + r.stdout).toContain('Configuration file is valid');
+  });
+});
+
+describe('belowRegex', () => {
+  test.each([1, 7, 10, 11, 100, 999, 1000, 1500, 2000, 2047, 10000])('matches exactly the integers below %i, without leading zeros', (limit) => {
+    const re = new RegExp(`^${belowRegex(limit)}$`);
+    for (let n = 0; n < limit * 2 + 20; n++) expect([n, re.test(String(n))]).toEqual([n, n < limit]);
+    expect(re.test('00')).toBe(false);
+    expect(re.test('01')).toBe(false);
+    expect(re.test('-1')).toBe(false);
+  });
+
+  test('rejects a limit that is not a positive integer', () => {
+    expect(() => belowRegex(0)).toThrow(/not a positive integer/);
+    expect(() => belowRegex(1.5)).toThrow(/not a positive integer/);
   });
 });

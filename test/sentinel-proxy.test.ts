@@ -1,6 +1,7 @@
 import { Duration, Testing } from 'cdk8s';
 import { RedisAuth, RedisInstance, SentinelCluster, SentinelProxy, SentinelProxyOptions } from '../src';
 import { envOf, ofKind } from './util/synth';
+import { belowRegex } from '../src/haproxy-config';
 
 function build(options: SentinelProxyOptions = {}, auth?: RedisAuth, sentinels = 3) {
   const chart = Testing.chart();
@@ -44,10 +45,17 @@ describe('SentinelProxy', () => {
   test('checks every instance through every sentinel with the cluster quorum', () => {
     const { cfg, master, replica } = build({}, undefined, 5);
     expect(cfg).toContain('nbsrv(sentinels-name-redis-0) ge 3');
-    expect(cfg).toContain(`"\\r\\n${master.host}\\r\\n`);
-    expect(cfg).toContain(`"\\r\\n${replica.host}\\r\\n`);
+    expect(cfg).toContain(`ip\\r\\n\\$${master.host.length}\\r\\n${master.host}\\r\\n`);
+    expect(cfg).toContain(`ip\\r\\n\\$${replica.host.length}\\r\\n${replica.host}\\r\\n`);
+    expect(cfg.match(/last-ok-ping-reply/g)).toHaveLength(2);
     expect(cfg.match(/server sentinel-\d/g)).toHaveLength(10);
     expect(cfg).toContain(`server redis-0 "${master.host}.\${POD_NAMESPACE}.svc.cluster.local:6379"`);
+  });
+
+  test('fenceAfter: rendered into the sentinel checks; below 1.5 s fails at synth', () => {
+    expect(build({ fenceAfter: Duration.millis(1800) }).cfg).toContain(belowRegex(1800));
+    expect(build({}).cfg).toContain(belowRegex(2000));
+    expect(() => build({ fenceAfter: Duration.millis(1000) })).toThrow(/fenceAfter.*1000ms.*at least 1500ms/s);
   });
 
   test('props: replicas, service name, timings, threads, cluster domain', () => {
