@@ -111,7 +111,7 @@ export class RedisHa extends Construct {
     if (props.metrics) addMetrics(this, this.sentinels, this.proxy, props.metrics);
     if (props.networkPolicy) {
       const metricsPorts = props.metrics ? { redis: [REDIS_EXPORTER_PORT], proxy: [] } : undefined;
-      addNetworkPolicies(this, this.sentinels, props.networkPolicy, metricsPorts);
+      addNetworkPolicies(this, this.sentinels, this.proxy, props.networkPolicy, metricsPorts);
     }
   }
 
