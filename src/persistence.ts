@@ -1,7 +1,7 @@
 import { Names, Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import { kplus } from './plus';
-import { checkSize } from './validation';
+import { checkSize, fail } from './validation';
 
 /** Options of a dynamically provisioned volume. */
 export interface ClaimOptions {
@@ -58,7 +58,7 @@ export class Persistence {
     let volume: kplus.IPersistentVolume | undefined;
     if (this.hostDirectory !== undefined) {
       if (!this.hostDirectory.startsWith('/')) {
-        throw new Error(`${scope.node.path}: persistence.directory (${JSON.stringify(this.hostDirectory)}) must be an absolute path`);
+        fail(scope, 'persistence.directory', this.hostDirectory, 'must be an absolute path');
       }
       const pv = new kplus.k8s.KubePersistentVolume(scope, 'Volume', {
         spec: {

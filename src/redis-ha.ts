@@ -9,7 +9,7 @@ import { PodComponent, RedisInstance, RedisInstanceOptions } from './redis-insta
 import { SentinelCluster, SentinelClusterOptions } from './sentinel-cluster';
 import { SentinelProxy, SentinelProxyOptions } from './sentinel-proxy';
 import { SpreadOptions, applySpread } from './spread';
-import { checkInt } from './validation';
+import { checkInt, fail, withPropsOf } from './validation';
 
 /** Props of a {@link RedisHa}. */
 export interface RedisHaProps {
@@ -83,15 +83,26 @@ export class RedisHa extends Construct {
   constructor(scope: Construct, id: string, props: RedisHaProps = {}) {
     super(scope, id);
     const count = checkInt(this, 'instances', props.instances ?? 3, 1);
-    const redis: RedisInstanceOptions = { minReplicasToWrite: count > 1 ? 1 : 0, ...props.redis };
-
-    const master = new RedisInstance(this, 'Redis1', { ...redis, auth: props.auth, tls: props.tls });
-    this.instances = [master];
-    for (let i = 2; i <= count; i++) {
-      this.instances.push(new RedisInstance(this, `Redis${i}`, { ...redis, auth: props.auth, tls: props.tls, replicaOf: master }));
+    // `??`, not a spread under the defaults: an explicit `undefined` keeps the default.
+    const minReplicasToWrite = props.redis?.minReplicasToWrite ?? (count > 1 ? 1 : 0);
+    if (minReplicasToWrite > count - 1) {
+      fail(this, 'redis.minReplicasToWrite', minReplicasToWrite, `must not exceed the replicas (instances - 1 = ${count - 1}), or the master refuses every write`);
     }
-    this.sentinels = new SentinelCluster(this, 'Sentinels', { ...props.sentinel, instances: this.instances });
-    this.proxy = new SentinelProxy(this, 'Proxy', { ...props.proxy, sentinels: this.sentinels });
+    const redis: RedisInstanceOptions = { ...props.redis, minReplicasToWrite };
+    props.auth?._validate(this);
+    props.tls?._validate(this);
+
+    // Errors about the layers' props are reported here, as `redis.…`, `sentinel.…` and `proxy.…`.
+    this.instances = withPropsOf(this, 'redis.', () => {
+      const master = new RedisInstance(this, 'Redis1', { ...redis, auth: props.auth, tls: props.tls });
+      const instances = [master];
+      for (let i = 2; i <= count; i++) {
+        instances.push(new RedisInstance(this, `Redis${i}`, { ...redis, auth: props.auth, tls: props.tls, replicaOf: master }));
+      }
+      return instances;
+    });
+    this.sentinels = withPropsOf(this, 'sentinel.', () => new SentinelCluster(this, 'Sentinels', { ...props.sentinel, instances: this.instances }));
+    this.proxy = withPropsOf(this, 'proxy.', () => new SentinelProxy(this, 'Proxy', { ...props.proxy, sentinels: this.sentinels }));
 
     const groups: Array<[PodComponent, kplus.Deployment[]]> = [
       [PodComponent.REDIS, this.instances.map((i) => i.deployment)],

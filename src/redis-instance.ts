@@ -1,11 +1,11 @@
-import { Duration, Size } from 'cdk8s';
+import { Duration, Size, SizeRoundingBehavior } from 'cdk8s';
 import { Construct } from 'constructs';
 import { RedisAuth } from './auth';
 import { RedisTls, TLS_FILES } from './tls';
 import { Persistence } from './persistence';
 import { ComputeResources, env, kplus, mountConfigAndData, peerService, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
 import { CHART_OWNED_DIRECTIVES, REDIS_PATHS, RedisProbeMode, renderRedisConf, renderRedisEntrypoint, renderRedisPreStop, renderRedisProbe } from './redis-config';
-import { checkDurationMs, checkImage, checkInt, fail } from './validation';
+import { checkDurationMs, checkImage, checkInt, checkRedisMemory, fail, userProp } from './validation';
 
 /** The Redis image the chart runs: the version the end-to-end suite tests (Debian 12's). */
 export const DEFAULT_REDIS_IMAGE = 'redis:7.0.15';
@@ -157,7 +157,11 @@ export class RedisInstance extends Construct {
     const maxLagMs = checkDurationMs(this, 'minReplicasMaxLag', props.minReplicasMaxLag ?? Duration.seconds(10));
     const discoveryMs = checkDurationMs(this, 'masterDiscoveryTimeout', props.masterDiscoveryTimeout ?? Duration.seconds(30));
     props.auth?._validate(this);
-    const extra = checkExtraConfig(this, props.extraConfig ?? {});
+    const resources = resolveResources(
+      { cpuRequestMillis: 100, cpuLimitMillis: 1000, memoryRequest: Size.mebibytes(256), memoryLimit: Size.gibibytes(1) },
+      props.resources,
+    );
+    const extra = checkExtraConfig(this, props.extraConfig ?? {}, resources.memoryLimit);
     const graceMs = checkDurationMs(this, 'terminationGracePeriod', props.terminationGracePeriod ?? Duration.seconds(30));
     if (graceMs < 15_000) fail(this, 'terminationGracePeriod', `${graceMs}ms`, 'must be at least 15s: the preStop failover and the AOF flush need time');
     const failoverOnShutdown = props.failoverOnShutdown ?? true;
@@ -203,10 +207,7 @@ export class RedisInstance extends Construct {
         ...(this.tls ? { TLS_ARGS: env(this.tls._cliArgs()) } : {}),
       },
       ports: { redis: REDIS_PORT },
-      resources: resolveResources(
-        { cpuRequestMillis: 100, cpuLimitMillis: 1000, memoryRequest: Size.mebibytes(256), memoryLimit: Size.gibibytes(1) },
-        props.resources,
-      ),
+      resources,
       readiness: scriptProbe(probe(RedisProbeMode.READINESS), Duration.seconds(5), 3),
       liveness: scriptProbe(probe(RedisProbeMode.LIVENESS), Duration.seconds(10), 3),
       // Covers the wait for the sentinels and the replay of a large AOF.
@@ -242,16 +243,42 @@ export class RedisInstance extends Construct {
   }
 }
 
-/** Refuses chart-owned directives, malformed names and values with control characters. */
-function checkExtraConfig(scope: Construct, config: { [directive: string]: string }): { [directive: string]: string } {
+/** The prop to use instead of a chart-owned directive; `auth` and `tls` are set where the instances' are. */
+const DIRECTIVE_PROPS: { [directive: string]: string } = {
+  'appendonly': 'appendOnly',
+  'min-replicas-to-write': 'minReplicasToWrite',
+  'min-slaves-to-write': 'minReplicasToWrite',
+  'min-replicas-max-lag': 'minReplicasMaxLag',
+  'min-slaves-max-lag': 'minReplicasMaxLag',
+  'dir': 'persistence',
+};
+const SHARED_DIRECTIVE_PROPS: { [directive: string]: string } = {
+  'requirepass': 'auth', 'masterauth': 'auth', 'masteruser': 'auth',
+  'tls-port': 'tls', 'tls-cert-file': 'tls', 'tls-key-file': 'tls', 'tls-ca-cert-file': 'tls', 'tls-replication': 'tls',
+};
+
+/**
+ * Refuses chart-owned directives (naming the prop to use instead), malformed names, values
+ * with control characters, and a `maxmemory` the container's memory limit would not hold.
+ */
+function checkExtraConfig(scope: Construct, config: { [directive: string]: string }, memoryLimit: Size): { [directive: string]: string } {
   for (const [directive, value] of Object.entries(config)) {
     const prop = `extraConfig[${JSON.stringify(directive)}]`;
     if (!/^[a-z][a-z0-9-]*$/.test(directive)) fail(scope, prop, directive, 'must be a redis.conf directive name: lowercase letters, digits and "-"');
     if (CHART_OWNED_DIRECTIVES.includes(directive)) {
-      fail(scope, prop, directive, 'is set by the chart and cannot be overridden; use the matching prop if there is one');
+      const instead = DIRECTIVE_PROPS[directive] !== undefined ? userProp(scope, DIRECTIVE_PROPS[directive]) : SHARED_DIRECTIVE_PROPS[directive];
+      fail(scope, prop, directive, instead !== undefined ? `is set by the chart; use ${instead} instead` : 'is set by the chart and cannot be overridden');
     }
     // eslint-disable-next-line no-control-regex
     if (/[\x00-\x1f\x7f]/.test(value)) fail(scope, prop, value, 'must not contain control characters');
+    if (directive === 'maxmemory') {
+      const limitMi = memoryLimit.toMebibytes({ rounding: SizeRoundingBehavior.NONE });
+      // 0 is Redis's "no limit", the default.
+      if (checkRedisMemory(scope, prop, value) >= limitMi * 1024 * 1024) {
+        fail(scope, prop, value, `must be below the container's memory limit (${userProp(scope, 'resources.memoryLimit')}: ${limitMi}Mi), `
+          + 'with headroom for buffers and the fork of a rewrite, or the container is killed when Redis fills up');
+      }
+    }
   }
   return config;
 }

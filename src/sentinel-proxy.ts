@@ -1,11 +1,11 @@
-import { Duration, Size } from 'cdk8s';
+import { ApiObject, Duration, Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import { HAPROXY_PATHS, renderHaproxyConf, renderQuorumGuardLua, sentinelCheckMilliseconds } from './haproxy-config';
 import { TLS_FILES } from './tls';
 import { ComputeResources, env, kplus, namespaceEnv, resolveResources, secretEnv, secureDeployment } from './plus';
 import { NAME_LABEL, PodComponent, REDIS_PORT } from './redis-instance';
 import { SentinelCluster } from './sentinel-cluster';
-import { checkDurationMs, checkImage, checkInt, checkServiceName } from './validation';
+import { checkDomainName, checkDurationMs, checkImage, checkInt, checkServiceName, checkUniqueServiceName } from './validation';
 
 /** The HAProxy image the chart runs: the version the end-to-end suite tests (Debian 12's). */
 export const DEFAULT_HAPROXY_IMAGE = 'haproxy:2.6.12';
@@ -105,7 +105,7 @@ export class SentinelProxy extends Construct {
     const maxConnections = checkInt(this, 'maxConnections', props.maxConnections ?? 4096, 1);
     const clientTimeoutMs = checkDurationMs(this, 'clientTimeout', props.clientTimeout ?? Duration.hours(1));
     const threads = checkInt(this, 'threads', props.threads ?? 1, 1, 64);
-    const clusterDomain = props.clusterDomain ?? 'cluster.local';
+    const clusterDomain = checkDomainName(this, 'clusterDomain', props.clusterDomain ?? 'cluster.local');
     if (props.serviceName !== undefined) checkServiceName(this, 'serviceName', props.serviceName);
     const sentinels = props.sentinels;
 
@@ -183,6 +183,7 @@ export class SentinelProxy extends Construct {
         ...(props.readReplicas ? [{ name: 'redis-replicas', port: PROXY_READ_REPLICAS_PORT, targetPort: PROXY_READ_REPLICAS_PORT }] : []),
       ],
     });
+    if (props.serviceName !== undefined) checkUniqueServiceName(this, 'serviceName', ApiObject.of(this.service));
     this.service.select(this.deployment);
     this.readReplicasPort = props.readReplicas ? PROXY_READ_REPLICAS_PORT : undefined;
     this.host = this.service.name;
