@@ -1,6 +1,7 @@
 import { ApiObject, Duration, Size } from 'cdk8s';
 import { Construct } from 'constructs';
-import { ComputeResources, addSecureContainer, env, kplus, resolveResources, secretEnv } from './plus';
+import { ComputeResources } from './compute-resources';
+import { addSecureContainer, env, kplus, resolveResources, secretEnv } from './plus';
 import { RedisInstance } from './redis-instance';
 import { TLS_DIR, TLS_FILES } from './tls';
 import { SentinelCluster } from './sentinel-cluster';
@@ -59,7 +60,7 @@ export function addMetrics(scope: Construct, sentinels: SentinelCluster, proxy: 
     for (const [k, v] of Object.entries(sentinels.groupLabels)) service.metadata.addLabel(k, v);
   };
   sentinels.instances.forEach((instance: RedisInstance, i) => {
-    const exporter = addSecureContainer(instance.deployment, 'exporter', {
+    const exporter = addSecureContainer(instance._deployment, 'exporter', {
       image,
       uid: REDIS_EXPORTER_UID,
       env: {
@@ -76,11 +77,11 @@ export function addMetrics(scope: Construct, sentinels: SentinelCluster, proxy: 
       liveness: kplus.Probe.fromHttpGet('/health', { port: REDIS_EXPORTER_PORT, periodSeconds: Duration.seconds(10) }),
     });
     // The TLS volume already belongs to the pod; the exporter reads it through the pod's fsGroup.
-    const tlsVolume = instance.deployment.containers[0].mounts.find((m) => m.path === TLS_DIR);
+    const tlsVolume = instance._deployment.containers[0].mounts.find((m) => m.path === TLS_DIR);
     if (tlsVolume) exporter.mount(TLS_DIR, tlsVolume.volume, { readOnly: true });
-    labelled(instance.service, REDIS_EXPORTER_PORT);
+    labelled(instance._service, REDIS_EXPORTER_PORT);
   });
-  labelled(proxy.service, PROXY_HEALTH_PORT);
+  labelled(proxy._service, PROXY_HEALTH_PORT);
 
   if (options.serviceMonitor) {
     new ApiObject(scope, 'ServiceMonitor', {

@@ -1,3 +1,4 @@
+import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { kplus } from './plus';
 import { PodComponent, REDIS_PORT } from './redis-instance';
@@ -22,7 +23,7 @@ export interface NetworkPolicyOptions {
  */
 export function addNetworkPolicies(scope: Construct, sentinels: SentinelCluster, proxy: SentinelProxy, options: NetworkPolicyOptions, extraOpenPorts: {
   readonly redis: number[]; readonly proxy: number[];
-} = { redis: [], proxy: [] }): kplus.k8s.KubeNetworkPolicy[] {
+} = { redis: [], proxy: [] }): ApiObject[] {
   if (Object.keys(options.clientLabels).length === 0) {
     fail(scope, 'networkPolicy.clientLabels', options.clientLabels, 'must name at least one label, or every pod would count as a client');
   }

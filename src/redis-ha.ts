@@ -1,10 +1,10 @@
+import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { RedisAuth } from './auth';
 import { RedisTls } from './tls';
 import { addDisruptionBudget } from './disruption-budget';
 import { MetricsOptions, REDIS_EXPORTER_PORT, addMetrics } from './metrics';
 import { NetworkPolicyOptions, addNetworkPolicies } from './network-policy';
-import { kplus } from './plus';
 import { PodComponent, RedisInstance, RedisInstanceOptions } from './redis-instance';
 import { SentinelCluster, SentinelClusterOptions } from './sentinel-cluster';
 import { SentinelProxy, SentinelProxyOptions } from './sentinel-proxy';
@@ -104,7 +104,7 @@ export class RedisHa extends Construct {
     this.sentinels = withPropsOf(this, 'sentinel.', () => new SentinelCluster(this, 'Sentinels', { ...props.sentinel, instances: this.instances }));
     this.proxy = withPropsOf(this, 'proxy.', () => new SentinelProxy(this, 'Proxy', { ...props.proxy, sentinels: this.sentinels }));
 
-    const groups: Array<[PodComponent, kplus.Deployment[]]> = [
+    const groups: Array<[PodComponent, ApiObject[]]> = [
       [PodComponent.REDIS, this.instances.map((i) => i.deployment)],
       [PodComponent.SENTINEL, this.sentinels.deployments],
       [PodComponent.PROXY, [this.proxy.deployment]],

@@ -1,9 +1,10 @@
-import { Duration, Size, SizeRoundingBehavior } from 'cdk8s';
+import { ApiObject, Duration, Size, SizeRoundingBehavior } from 'cdk8s';
 import { Construct } from 'constructs';
 import { RedisAuth } from './auth';
 import { RedisTls, TLS_FILES } from './tls';
 import { Persistence } from './persistence';
-import { ComputeResources, env, kplus, mountConfigAndData, peerService, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
+import { ComputeResources } from './compute-resources';
+import { env, kplus, mountConfigAndData, peerService, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
 import { CHART_OWNED_DIRECTIVES, REDIS_PATHS, RedisProbeMode, renderRedisConf, renderRedisEntrypoint, renderRedisPreStop, renderRedisProbe } from './redis-config';
 import { checkDurationMs, checkImage, checkInt, checkRedisMemory, fail, userProp } from './validation';
 
@@ -140,12 +141,18 @@ export class RedisInstance extends Construct {
   public readonly auth?: RedisAuth;
   /** The TLS Secret reference, if TLS is on. */
   public readonly tls?: RedisTls;
-  /** The Deployment running the pod. */
-  public readonly deployment: kplus.Deployment;
+  /** The Deployment running the pod, as a core cdk8s object (`addJsonPatch`, `metadata`): an escape hatch. */
+  public readonly deployment: ApiObject;
   /** The instance's ClusterIP Service. */
-  public readonly service: kplus.Service;
+  public readonly service: ApiObject;
   /** The claim mounted at /data. */
-  public readonly claim: kplus.PersistentVolumeClaim;
+  public readonly claim: ApiObject;
+  /** Labels that select this instance's pod, e.g. for `Pods.select(scope, id, { labels })` or a NetworkPolicy. */
+  public readonly selectorLabels: { [key: string]: string };
+  /** @internal The cdk8s-plus Deployment, for the chart's own constructs. */
+  public readonly _deployment: kplus.Deployment;
+  /** @internal The cdk8s-plus Service, for the chart's own constructs. */
+  public readonly _service: kplus.Service;
 
   private readonly container: kplus.Container;
   private discovery?: MasterDiscovery;
@@ -170,9 +177,9 @@ export class RedisInstance extends Construct {
     this.auth = props.auth;
     this.tls = props.tls;
 
-    this.service = peerService(this, 'Service', { name: 'redis', port: REDIS_PORT });
-    this.host = this.service.name;
-    this.claim = (props.persistence ?? Persistence.claim())._bind(this);
+    this._service = peerService(this, 'Service', { name: 'redis', port: REDIS_PORT });
+    this.host = this._service.name;
+    const claim = (props.persistence ?? Persistence.claim())._bind(this);
 
     const config = new kplus.ConfigMap(this, 'Config', {
       data: {
@@ -192,7 +199,7 @@ export class RedisInstance extends Construct {
     });
 
     const probe = (mode: RedisProbeMode) => ['sh', `${REDIS_PATHS.config}/probe.sh`, mode];
-    this.deployment = secureDeployment(this, 'Deployment', {
+    this._deployment = secureDeployment(this, 'Deployment', {
       image,
       uid: REDIS_UID,
       command: ['sh', `${REDIS_PATHS.config}/entrypoint.sh`],
@@ -218,14 +225,18 @@ export class RedisInstance extends Construct {
       recreate: true,
       labels: { [NAME_LABEL]: 'redis', [COMPONENT_LABEL]: PodComponent.REDIS },
     });
-    this.container = this.deployment.containers[0];
-    this.service.select(this.deployment);
-    mountConfigAndData(this, this.container, config, this.claim, REDIS_PATHS);
+    this.container = this._deployment.containers[0];
+    this._service.select(this._deployment);
+    mountConfigAndData(this, this.container, config, claim, REDIS_PATHS);
     this.container.mount(REDIS_PATHS.run, kplus.Volume.fromEmptyDir(this, 'Run', 'run', {
       medium: kplus.EmptyDirMedium.MEMORY,
       sizeLimit: Size.mebibytes(1),
     }));
     this.tls?._mount(this, this.container, false);
+    this.deployment = ApiObject.of(this._deployment);
+    this.service = ApiObject.of(this._service);
+    this.claim = ApiObject.of(claim);
+    this.selectorLabels = this._deployment.matchLabels;
   }
 
   /**
@@ -239,7 +250,7 @@ export class RedisInstance extends Construct {
     this.container.env.addVariable('SENTINEL_PORT', env(discovery.sentinelPort));
     this.container.env.addVariable('MASTER_NAME', env(discovery.masterName));
     if (discovery.peerHosts.length > 0) this.container.env.addVariable('PEER_HOSTS', env(discovery.peerHosts.join(' ')));
-    for (const [key, value] of Object.entries(discovery.podLabels)) this.deployment.podMetadata.addLabel(key, value);
+    for (const [key, value] of Object.entries(discovery.podLabels)) this._deployment.podMetadata.addLabel(key, value);
   }
 }
 

@@ -1,9 +1,10 @@
-import { Duration, Names, Size } from 'cdk8s';
+import { ApiObject, Duration, Names, Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import { RedisAuth } from './auth';
 import { RedisTls, TLS_FILES } from './tls';
 import { Persistence } from './persistence';
-import { ComputeResources, env, kplus, mountConfigAndData, peerService, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
+import { ComputeResources } from './compute-resources';
+import { env, kplus, mountConfigAndData, peerService, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
 import { COMPONENT_LABEL, DEFAULT_REDIS_IMAGE, NAME_LABEL, PodComponent, REDIS_UID, RedisInstance } from './redis-instance';
 import { SENTINEL_PATHS, SentinelProbeMode, renderSentinelConf, renderSentinelEntrypoint, renderSentinelProbe, sentinelId } from './sentinel-config';
 import { checkDurationMs, checkImage, checkInt, checkMasterName, fail } from './validation';
@@ -77,8 +78,8 @@ export interface SentinelClusterProps extends SentinelClusterOptions {
  * headless Service over all of them for sentinel-aware clients.
  */
 export class SentinelCluster extends Construct {
-  /** The headless Service selecting every sentinel. */
-  public readonly service: kplus.Service;
+  /** The headless Service selecting every sentinel, as a core cdk8s object: an escape hatch. */
+  public readonly service: ApiObject;
   /** Host name of the headless Service, for sentinel-aware clients. */
   public readonly host: string;
   /** The sentinel port. */
@@ -95,8 +96,10 @@ export class SentinelCluster extends Construct {
   public readonly auth?: RedisAuth;
   /** The TLS Secret reference shared with the instances, if any. */
   public readonly tls?: RedisTls;
-  /** The sentinels' Deployments, in order. */
-  public readonly deployments: kplus.Deployment[] = [];
+  /** The sentinels' Deployments, in order, as core cdk8s objects (`addJsonPatch`, `metadata`): escape hatches. */
+  public readonly deployments: ApiObject[] = [];
+  /** Labels that select every sentinel pod of this cluster. */
+  public readonly selectorLabels: { [key: string]: string };
   /** Labels every pod of this group carries: its Redis instances, sentinels and proxy. */
   public readonly groupLabels: { [key: string]: string };
 
@@ -186,15 +189,17 @@ export class SentinelCluster extends Construct {
       mountConfigAndData(sentinel, deployment.containers[0], config, claim, SENTINEL_PATHS);
       this.tls?._mount(sentinel, deployment.containers[0], false);
       this.sentinelHosts.push(service.name);
-      this.deployments.push(deployment);
+      this.deployments.push(ApiObject.of(deployment));
     }
 
-    this.service = new kplus.Service(this, 'Service', {
+    const headless = new kplus.Service(this, 'Service', {
       clusterIP: 'None',
       ports: [{ name: 'sentinel', port: SENTINEL_PORT, targetPort: SENTINEL_PORT }],
     });
-    for (const [key, value] of Object.entries(selector)) this.service.selectLabel(key, value);
-    this.host = this.service.name;
+    for (const [key, value] of Object.entries(selector)) headless.selectLabel(key, value);
+    this.service = ApiObject.of(headless);
+    this.host = headless.name;
+    this.selectorLabels = selector;
 
     for (const instance of props.instances) {
       instance.discoverMasterFrom({

@@ -2,7 +2,8 @@ import { ApiObject, Duration, Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import { HAPROXY_PATHS, renderHaproxyConf, renderQuorumGuardLua, sentinelCheckMilliseconds } from './haproxy-config';
 import { TLS_FILES } from './tls';
-import { ComputeResources, env, kplus, namespaceEnv, resolveResources, secretEnv, secureDeployment } from './plus';
+import { ComputeResources } from './compute-resources';
+import { env, kplus, namespaceEnv, resolveResources, secretEnv, secureDeployment } from './plus';
 import { NAME_LABEL, PodComponent, REDIS_PORT } from './redis-instance';
 import { SentinelCluster } from './sentinel-cluster';
 import { checkDomainName, checkDurationMs, checkImage, checkInt, checkServiceName, checkUniqueServiceName } from './validation';
@@ -86,14 +87,20 @@ export interface SentinelProxyProps extends SentinelProxyOptions {
  * sentinels names as master. Clients use its headless Service on 6379.
  */
 export class SentinelProxy extends Construct {
-  /** The client-facing headless Service. */
-  public readonly service: kplus.Service;
+  /** The client-facing headless Service, as a core cdk8s object: an escape hatch. */
+  public readonly service: ApiObject;
   /** The host applications connect to. */
   public readonly host: string;
   /** The port applications connect to. */
   public readonly port: number = REDIS_PORT;
-  /** The proxy Deployment. */
-  public readonly deployment: kplus.Deployment;
+  /** The proxy Deployment, as a core cdk8s object (`addJsonPatch`, `metadata`): an escape hatch. */
+  public readonly deployment: ApiObject;
+  /** Labels that select the proxy pods, e.g. for `Pods.select(scope, id, { labels })` or a NetworkPolicy. */
+  public readonly selectorLabels: { [key: string]: string };
+  /** @internal The cdk8s-plus Deployment, for the chart's own constructs. */
+  public readonly _deployment: kplus.Deployment;
+  /** @internal The cdk8s-plus Service, for the chart's own constructs. */
+  public readonly _service: kplus.Service;
   /** The read-only listener's port on the same Service, when `readReplicas` is on. */
   public readonly readReplicasPort?: number;
 
@@ -143,7 +150,7 @@ export class SentinelProxy extends Construct {
       timeoutSeconds: Duration.seconds(2),
       failureThreshold,
     });
-    this.deployment = secureDeployment(this, 'Deployment', {
+    this._deployment = secureDeployment(this, 'Deployment', {
       image,
       uid: HAPROXY_UID,
       command: ['haproxy', '-W', '-db', '-f', `${HAPROXY_PATHS.config}/haproxy.cfg`],
@@ -168,14 +175,14 @@ export class SentinelProxy extends Construct {
       recreate: false,
       labels: { [NAME_LABEL]: 'redis', ...sentinels.podSelector(PodComponent.PROXY) },
     });
-    this.deployment.containers[0].mount(
+    this._deployment.containers[0].mount(
       HAPROXY_PATHS.config,
       kplus.Volume.fromConfigMap(this, 'ConfigVolume', config, { name: 'config', defaultMode: 0o444 }),
       { readOnly: true },
     );
-    sentinels.tls?._mount(this, this.deployment.containers[0], true);
+    sentinels.tls?._mount(this, this._deployment.containers[0], true);
 
-    this.service = new kplus.Service(this, 'Service', {
+    this._service = new kplus.Service(this, 'Service', {
       metadata: props.serviceName ? { name: props.serviceName } : undefined,
       clusterIP: 'None',
       ports: [
@@ -183,9 +190,12 @@ export class SentinelProxy extends Construct {
         ...(props.readReplicas ? [{ name: 'redis-replicas', port: PROXY_READ_REPLICAS_PORT, targetPort: PROXY_READ_REPLICAS_PORT }] : []),
       ],
     });
-    if (props.serviceName !== undefined) checkUniqueServiceName(this, 'serviceName', ApiObject.of(this.service));
-    this.service.select(this.deployment);
+    if (props.serviceName !== undefined) checkUniqueServiceName(this, 'serviceName', ApiObject.of(this._service));
+    this._service.select(this._deployment);
     this.readReplicasPort = props.readReplicas ? PROXY_READ_REPLICAS_PORT : undefined;
-    this.host = this.service.name;
+    this.host = this._service.name;
+    this.deployment = ApiObject.of(this._deployment);
+    this.service = ApiObject.of(this._service);
+    this.selectorLabels = sentinels.podSelector(PodComponent.PROXY);
   }
 }

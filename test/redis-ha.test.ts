@@ -1,4 +1,4 @@
-import { ApiObject, Chart, Duration, Size, Testing } from 'cdk8s';
+import { ApiObject, Chart, Duration, JsonPatch, Size, Testing } from 'cdk8s';
 import { Persistence, RedisAuth, RedisHa, RedisHaProps } from '../src';
 import { envOf, ofKind, synthRedisHa } from './util/synth';
 
@@ -39,6 +39,24 @@ describe('RedisHa', () => {
     expect(conf(synthRedisHa().objects)).toContain('min-replicas-to-write 1\n');
     expect(conf(synthRedisHa({ instances: 1 }).objects)).toContain('min-replicas-to-write 0\n');
     expect(conf(synthRedisHa({ redis: { minReplicasToWrite: 0 } }).objects)).toContain('min-replicas-to-write 0\n');
+  });
+
+  test('escape hatches are core cdk8s objects, and selector labels match exactly their pods', () => {
+    const { ha, objects } = synthRedisHa();
+    const pods = ofKind(objects, 'Deployment').map((d) => ({ name: d.metadata.name, labels: d.spec.template.metadata.labels }));
+    const selected = (labels: Record<string, string>) =>
+      pods.filter((p) => Object.entries(labels).every(([k, v]) => p.labels[k] === v)).map((p) => p.name);
+    expect(selected(ha.proxy.selectorLabels)).toEqual([ha.proxy.deployment.name]);
+    expect(selected(ha.sentinels.selectorLabels)).toEqual(ha.sentinels.deployments.map((d) => d.name));
+    for (const i of ha.instances) expect(selected(i.selectorLabels)).toEqual([i.deployment.name]);
+    const kinds = [ha.proxy.deployment, ha.proxy.service, ha.sentinels.service, ...ha.sentinels.deployments,
+      ...ha.instances.flatMap((i) => [i.deployment, i.service, i.claim])].map((o) => o.kind);
+    expect(kinds).toEqual(['Deployment', 'Service', 'Service', 'Deployment', 'Deployment', 'Deployment',
+      ...Array(3).fill(['Deployment', 'Service', 'PersistentVolumeClaim']).flat()]);
+    // A patch through the hatch lands in the synthesized object.
+    ha.proxy.deployment.addJsonPatch(JsonPatch.add('/spec/template/spec/priorityClassName', 'high'));
+    const proxy = Testing.synth(Chart.of(ha)).find((o) => o.metadata.name === ha.proxy.deployment.name);
+    expect(proxy.spec.template.spec.priorityClassName).toBe('high');
   });
 
   test('the password never appears in the YAML: only Secret references', () => {
