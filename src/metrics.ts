@@ -6,7 +6,8 @@ import { RedisInstance } from './redis-instance';
 import { TLS_DIR, TLS_FILES } from './tls';
 import { SentinelCluster } from './sentinel-cluster';
 import { PROXY_HEALTH_PORT, SentinelProxy } from './sentinel-proxy';
-import { checkDurationMs, checkImage } from './validation';
+import { INSTANCE_LABEL, recommendedLabels } from './labels';
+import { checkDurationMs, checkImage, checkLabels, fail } from './validation';
 
 /** The redis_exporter image of the metrics sidecar. */
 export const DEFAULT_REDIS_EXPORTER_IMAGE = 'oliver006/redis_exporter:v1.62.0';
@@ -35,6 +36,12 @@ export interface MetricsOptions {
    * @default false
    */
   readonly serviceMonitor?: boolean;
+  /**
+   * Labels on the ServiceMonitor, for a Prometheus that selects monitors by label
+   * (kube-prometheus-stack's selects `release: <its Helm release>` by default).
+   * @default - the chart's recommended labels only
+   */
+  readonly serviceMonitorLabels?: { [key: string]: string };
   /**
    * Scrape interval of the ServiceMonitor.
    * @default Duration.seconds(30)
@@ -83,10 +90,17 @@ export function addMetrics(scope: Construct, sentinels: SentinelCluster, proxy: 
   });
   labelled(proxy._service, PROXY_HEALTH_PORT);
 
+  if (options.serviceMonitorLabels !== undefined) {
+    checkLabels(scope, 'metrics.serviceMonitorLabels', options.serviceMonitorLabels);
+    if (!options.serviceMonitor) fail(scope, 'metrics.serviceMonitorLabels', options.serviceMonitorLabels, 'needs metrics.serviceMonitor: true');
+  }
   if (options.serviceMonitor) {
     new ApiObject(scope, 'ServiceMonitor', {
       apiVersion: 'monitoring.coreos.com/v1',
       kind: 'ServiceMonitor',
+      metadata: {
+        labels: { ...recommendedLabels(sentinels.groupLabels[INSTANCE_LABEL], 'metrics', image), ...options.serviceMonitorLabels },
+      },
       spec: {
         selector: { matchLabels: { ...sentinels.groupLabels, [METRICS_LABEL]: 'true' } },
         endpoints: [{ port: 'metrics', path: '/metrics', interval: `${Math.max(1, Math.round(intervalMs / 1000))}s` }],

@@ -21,7 +21,8 @@ export interface NetworkPolicyOptions {
  * the proxy and clients; the proxy's client ports (6379, and 6380 with read
  * replicas) only from clients. The proxy's health port stays open for kubelet probes.
  */
-export function addNetworkPolicies(scope: Construct, sentinels: SentinelCluster, proxy: SentinelProxy, options: NetworkPolicyOptions, extraOpenPorts: {
+export function addNetworkPolicies(scope: Construct, sentinels: SentinelCluster, proxy: SentinelProxy, options: NetworkPolicyOptions,
+  labelsOf: { readonly [component: string]: { [key: string]: string } }, extraOpenPorts: {
   readonly redis: number[]; readonly proxy: number[];
 } = { redis: [], proxy: [] }): ApiObject[] {
   if (Object.keys(options.clientLabels).length === 0) {
@@ -32,6 +33,7 @@ export function addNetworkPolicies(scope: Construct, sentinels: SentinelCluster,
   const tcp = (...ports: number[]) => ports.map((port) => ({ protocol: 'TCP', port: kplus.k8s.IntOrString.fromNumber(port) }));
   const policy = (id: string, component: PodComponent, rules: kplus.k8s.NetworkPolicyIngressRule[]) =>
     new kplus.k8s.KubeNetworkPolicy(scope, id, {
+      metadata: { labels: labelsOf[component] },
       spec: { podSelector: { matchLabels: sentinels.podSelector(component) }, policyTypes: ['Ingress'], ingress: rules },
     });
   const proxyClientPorts = [proxy.port, ...(proxy.readReplicasPort !== undefined ? [proxy.readReplicasPort] : [])];

@@ -20,8 +20,10 @@ export interface ClaimOptions {
 /** Options of a static hostPath volume. */
 export interface HostPathOptions {
   /**
-   * Directory on the node under which each pod gets a subdirectory named after it.
-   * Each subdirectory must exist and be writable by the pod's uid (999 for Redis and sentinels).
+   * Directory on the node under which each Redis instance and each sentinel gets a subdirectory
+   * named after it: its construct path as a DNS label (`Names.toDnsLabel`, e.g.
+   * `redis-ha-redis-redis1-c8…`), stable across synths. Each subdirectory must exist and be
+   * writable by the pod's uid (999 for Redis and sentinels).
    */
   readonly directory: string;
   /**

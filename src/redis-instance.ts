@@ -2,6 +2,7 @@ import { ApiObject, Duration, Size, SizeRoundingBehavior } from 'cdk8s';
 import { Construct } from 'constructs';
 import { RedisAuth } from './auth';
 import { RedisTls, TLS_FILES } from './tls';
+import { PodComponent, instanceLabel, labelObjects, recommendedLabels } from './labels';
 import { Persistence } from './persistence';
 import { ComputeResources } from './compute-resources';
 import { env, kplus, mountConfigAndData, peerService, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
@@ -97,20 +98,7 @@ export interface RedisInstanceProps extends RedisInstanceOptions {
   readonly tls?: RedisTls;
 }
 
-/** The label naming a pod's role in the chart. */
-export const COMPONENT_LABEL = 'app.kubernetes.io/component';
-/** The label every pod of the chart carries, with value `redis`. */
-export const NAME_LABEL = 'app.kubernetes.io/name';
-
-/** The kinds of pod in the chart, as `app.kubernetes.io/component` values. */
-export enum PodComponent {
-  /** A Redis server. */
-  REDIS = 'redis',
-  /** A Redis Sentinel. */
-  SENTINEL = 'sentinel',
-  /** An HAProxy routing to the master. */
-  PROXY = 'proxy',
-}
+export { COMPONENT_LABEL, NAME_LABEL, PodComponent } from './labels';
 
 /** What a Redis pod needs to ask the sentinels for the current master. */
 export interface MasterDiscovery {
@@ -154,6 +142,8 @@ export class RedisInstance extends Construct {
   /** @internal The cdk8s-plus Service, for the chart's own constructs. */
   public readonly _service: kplus.Service;
 
+  /** @internal The recommended labels of the instance's objects. */
+  public _labels: { [key: string]: string };
   private readonly container: kplus.Container;
   private discovery?: MasterDiscovery;
 
@@ -199,6 +189,8 @@ export class RedisInstance extends Construct {
     });
 
     const probe = (mode: RedisProbeMode) => ['sh', `${REDIS_PATHS.config}/probe.sh`, mode];
+    // The group's labels replace `instance` once sentinels monitor the instance (discoverMasterFrom).
+    const labels = this._labels = recommendedLabels(instanceLabel(this), PodComponent.REDIS, image);
     this._deployment = secureDeployment(this, 'Deployment', {
       image,
       uid: REDIS_UID,
@@ -223,7 +215,7 @@ export class RedisInstance extends Construct {
       terminationGracePeriod: Duration.millis(graceMs),
       replicas: 1,
       recreate: true,
-      labels: { [NAME_LABEL]: 'redis', [COMPONENT_LABEL]: PodComponent.REDIS },
+      labels,
     });
     this.container = this._deployment.containers[0];
     this._service.select(this._deployment);
@@ -233,6 +225,7 @@ export class RedisInstance extends Construct {
       sizeLimit: Size.mebibytes(1),
     }));
     this.tls?._mount(this, this.container, false);
+    labelObjects(this, labels);
     this.deployment = ApiObject.of(this._deployment);
     this.service = ApiObject.of(this._service);
     this.claim = ApiObject.of(claim);
@@ -251,6 +244,8 @@ export class RedisInstance extends Construct {
     this.container.env.addVariable('MASTER_NAME', env(discovery.masterName));
     if (discovery.peerHosts.length > 0) this.container.env.addVariable('PEER_HOSTS', env(discovery.peerHosts.join(' ')));
     for (const [key, value] of Object.entries(discovery.podLabels)) this._deployment.podMetadata.addLabel(key, value);
+    labelObjects(this, discovery.podLabels);
+    this._labels = { ...this._labels, ...discovery.podLabels };
   }
 }
 

@@ -1,11 +1,12 @@
-import { ApiObject, Duration, Names, Size } from 'cdk8s';
+import { ApiObject, Duration, Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import { RedisAuth } from './auth';
 import { RedisTls, TLS_FILES } from './tls';
 import { Persistence } from './persistence';
 import { ComputeResources } from './compute-resources';
 import { env, kplus, mountConfigAndData, peerService, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
-import { COMPONENT_LABEL, DEFAULT_REDIS_IMAGE, NAME_LABEL, PodComponent, REDIS_UID, RedisInstance } from './redis-instance';
+import { COMPONENT_LABEL, INSTANCE_LABEL, PodComponent, instanceLabel, labelObjects, recommendedLabels } from './labels';
+import { DEFAULT_REDIS_IMAGE, REDIS_UID, RedisInstance } from './redis-instance';
 import { SENTINEL_PATHS, SentinelProbeMode, renderSentinelConf, renderSentinelEntrypoint, renderSentinelProbe, sentinelId } from './sentinel-config';
 import { checkDurationMs, checkImage, checkInt, checkMasterName, fail } from './validation';
 
@@ -100,6 +101,8 @@ export class SentinelCluster extends Construct {
   public readonly deployments: ApiObject[] = [];
   /** Labels that select every sentinel pod of this cluster. */
   public readonly selectorLabels: { [key: string]: string };
+  /** @internal The recommended labels of the sentinels' objects. */
+  public readonly _labels: { [key: string]: string };
   /** Labels every pod of this group carries: its Redis instances, sentinels and proxy. */
   public readonly groupLabels: { [key: string]: string };
 
@@ -144,7 +147,8 @@ export class SentinelCluster extends Construct {
       },
     });
 
-    this.groupLabels = { 'app.kubernetes.io/instance': Names.toLabelValue(this) };
+    this.groupLabels = { [INSTANCE_LABEL]: instanceLabel(this) };
+    const labels = this._labels = recommendedLabels(this.groupLabels[INSTANCE_LABEL], PodComponent.SENTINEL, image);
     const selector = this.podSelector(PodComponent.SENTINEL);
     const resources = resolveResources(
       { cpuRequestMillis: 50, cpuLimitMillis: 250, memoryRequest: Size.mebibytes(32), memoryLimit: Size.mebibytes(128) },
@@ -183,7 +187,7 @@ export class SentinelCluster extends Construct {
         liveness: scriptProbe(probe(SentinelProbeMode.LIVENESS), Duration.seconds(10), 3),
         replicas: 1,
         recreate: true,
-        labels: { [NAME_LABEL]: 'redis', ...selector },
+        labels,
       });
       service.select(deployment);
       mountConfigAndData(sentinel, deployment.containers[0], config, claim, SENTINEL_PATHS);
@@ -200,6 +204,7 @@ export class SentinelCluster extends Construct {
     this.service = ApiObject.of(headless);
     this.host = headless.name;
     this.selectorLabels = selector;
+    labelObjects(this, labels);
 
     for (const instance of props.instances) {
       instance.discoverMasterFrom({

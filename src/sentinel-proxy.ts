@@ -4,7 +4,8 @@ import { HAPROXY_PATHS, renderHaproxyConf, renderQuorumGuardLua, sentinelCheckMi
 import { TLS_FILES } from './tls';
 import { ComputeResources } from './compute-resources';
 import { env, kplus, namespaceEnv, resolveResources, secretEnv, secureDeployment } from './plus';
-import { NAME_LABEL, PodComponent, REDIS_PORT } from './redis-instance';
+import { INSTANCE_LABEL, PodComponent, labelObjects, recommendedLabels } from './labels';
+import { REDIS_PORT } from './redis-instance';
 import { SentinelCluster } from './sentinel-cluster';
 import { checkDomainName, checkDurationMs, checkImage, checkInt, checkServiceName, checkUniqueServiceName } from './validation';
 
@@ -97,6 +98,8 @@ export class SentinelProxy extends Construct {
   public readonly deployment: ApiObject;
   /** Labels that select the proxy pods, e.g. for `Pods.select(scope, id, { labels })` or a NetworkPolicy. */
   public readonly selectorLabels: { [key: string]: string };
+  /** @internal The recommended labels of the proxy's objects. */
+  public readonly _labels: { [key: string]: string };
   /** @internal The cdk8s-plus Deployment, for the chart's own constructs. */
   public readonly _deployment: kplus.Deployment;
   /** @internal The cdk8s-plus Service, for the chart's own constructs. */
@@ -144,6 +147,7 @@ export class SentinelProxy extends Construct {
       },
     });
 
+    const labels = this._labels = recommendedLabels(sentinels.groupLabels[INSTANCE_LABEL], PodComponent.PROXY, image);
     const health = (path: string, failureThreshold: number) => kplus.Probe.fromHttpGet(path, {
       port: PROXY_HEALTH_PORT,
       periodSeconds: Duration.seconds(2),
@@ -173,7 +177,7 @@ export class SentinelProxy extends Construct {
       liveness: health('/healthz', 3),
       replicas,
       recreate: false,
-      labels: { [NAME_LABEL]: 'redis', ...sentinels.podSelector(PodComponent.PROXY) },
+      labels,
     });
     this._deployment.containers[0].mount(
       HAPROXY_PATHS.config,
@@ -197,5 +201,6 @@ export class SentinelProxy extends Construct {
     this.deployment = ApiObject.of(this._deployment);
     this.service = ApiObject.of(this._service);
     this.selectorLabels = sentinels.podSelector(PodComponent.PROXY);
+    labelObjects(this, labels);
   }
 }

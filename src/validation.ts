@@ -79,6 +79,24 @@ export function checkDomainName(scope: Construct, prop: string, value: string): 
   return value;
 }
 
+const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+
+/** Kubernetes labels: keys `[prefix/]name` (the prefix a DNS subdomain), values of at most 63 characters. */
+export function checkLabels(scope: Construct, prop: string, labels: { [key: string]: string }): { [key: string]: string } {
+  for (const [key, value] of Object.entries(labels)) {
+    const slash = key.lastIndexOf('/');
+    const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
+    if (!LABEL_NAME.test(key.slice(slash + 1)) || (prefix !== undefined && (prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix)))) {
+      fail(scope, `${prop} key`, key, 'must be a label key: [prefix/]name, the name 1-63 letters, digits, "-", "_" or ".", the prefix a DNS subdomain');
+    }
+    if (typeof value !== 'string' || !LABEL_VALUE.test(value)) {
+      fail(scope, `${prop}[${JSON.stringify(key)}]`, value, 'must be a label value: at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit');
+    }
+  }
+  return labels;
+}
+
 /** A Secret name: an RFC 1123 subdomain. */
 export function checkSecretName(scope: Construct, prop: string, value: string): string {
   if (value.length > 253 || !DNS_SUBDOMAIN.test(value)) {

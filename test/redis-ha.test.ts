@@ -1,4 +1,4 @@
-import { ApiObject, Chart, Duration, JsonPatch, Size, Testing } from 'cdk8s';
+import { ApiObject, Chart, Duration, JsonPatch, Names, Size, Testing } from 'cdk8s';
 import { Persistence, RedisAuth, RedisHa, RedisHaProps } from '../src';
 import { envOf, ofKind, synthRedisHa } from './util/synth';
 
@@ -17,6 +17,19 @@ describe('RedisHa', () => {
     });
     expect(objects).toMatchSnapshot();
     expect(ofKind(objects, 'PersistentVolume')).toHaveLength(8);
+  });
+
+  test('hostPath directories are named after each Redis instance and sentinel, and listed by the instance label', () => {
+    const { ha, objects } = synthRedisHa({
+      redis: { persistence: Persistence.hostPath({ directory: '/var/lib/redis-ha/' }) },
+      sentinel: { persistence: Persistence.hostPath({ directory: '/var/lib/redis-ha' }) },
+    });
+    const paths = ofKind(objects, 'PersistentVolume')
+      .filter((pv) => pv.metadata.labels['app.kubernetes.io/instance'] === Names.toLabelValue(ha))
+      .map((pv) => pv.spec.hostPath.path);
+    const sentinels = ha.sentinels.node.children.filter((c) => c.node.id.startsWith('Sentinel'));
+    expect(paths.sort()).toEqual([...ha.instances, ...sentinels].map((c) => `/var/lib/redis-ha/${Names.toDnsLabel(c)}`).sort());
+    expect(paths).toContain('/var/lib/redis-ha/test-redis-redis1-c897e120');
   });
 
   test('defaults: 3 Redis, 3 sentinels with quorum 2, 2 proxies, a claim per Redis and sentinel pod', () => {
