@@ -14,7 +14,9 @@ const TSC = join(NODE_MODULES, 'typescript', 'bin', 'tsc');
 
 /** Runs a command to completion (bounded), failing with its output. */
 export function run(argv: string[], cwd: string, timeoutMs = 120_000): string {
-  const r = spawnSync(argv[0], argv.slice(1), { cwd, encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, NO_COLOR: '1' } });
+  // npm keeps its cache and logs in the temp dir, and asks no registry about updates.
+  const npm = { npm_config_cache: tempDir('npm-cache'), npm_config_logs_max: '0', npm_config_update_notifier: 'false', npm_config_audit: 'false' };
+  const r = spawnSync(argv[0], argv.slice(1), { cwd, encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, ...npm, NO_COLOR: '1' } });
   if (r.status !== 0) throw new Error(`${argv.join(' ')} (in ${cwd}): ${r.error ?? `exit ${r.status}`}\n${r.stdout}${r.stderr}`);
   return r.stdout;
 }
