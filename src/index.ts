@@ -1,7 +1,7 @@
 export * from './auth';
 export { RedisTls, TlsSecretKeys } from './tls';
 export * from './persistence';
-export { ComputeResources } from './plus';
+export { ComputeResources } from './compute-resources';
 export * from './redis-instance';
 export * from './sentinel-cluster';
 export * from './sentinel-proxy';

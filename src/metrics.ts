@@ -1,11 +1,13 @@
 import { ApiObject, Duration, Size } from 'cdk8s';
 import { Construct } from 'constructs';
-import { ComputeResources, addSecureContainer, env, kplus, resolveResources, secretEnv } from './plus';
+import { ComputeResources } from './compute-resources';
+import { addSecureContainer, env, kplus, resolveResources, secretEnv } from './plus';
 import { RedisInstance } from './redis-instance';
 import { TLS_DIR, TLS_FILES } from './tls';
 import { SentinelCluster } from './sentinel-cluster';
 import { PROXY_HEALTH_PORT, SentinelProxy } from './sentinel-proxy';
-import { checkDurationMs, checkImage } from './validation';
+import { INSTANCE_LABEL, recommendedLabels } from './labels';
+import { checkDurationMs, checkImage, checkLabels, fail } from './validation';
 
 /** The redis_exporter image of the metrics sidecar. */
 export const DEFAULT_REDIS_EXPORTER_IMAGE = 'oliver006/redis_exporter:v1.62.0';
@@ -35,6 +37,12 @@ export interface MetricsOptions {
    */
   readonly serviceMonitor?: boolean;
   /**
+   * Labels on the ServiceMonitor, for a Prometheus that selects monitors by label
+   * (kube-prometheus-stack's selects `release: <its Helm release>` by default).
+   * @default - the chart's recommended labels only
+   */
+  readonly serviceMonitorLabels?: { [key: string]: string };
+  /**
    * Scrape interval of the ServiceMonitor.
    * @default Duration.seconds(30)
    */
@@ -59,7 +67,7 @@ export function addMetrics(scope: Construct, sentinels: SentinelCluster, proxy: 
     for (const [k, v] of Object.entries(sentinels.groupLabels)) service.metadata.addLabel(k, v);
   };
   sentinels.instances.forEach((instance: RedisInstance, i) => {
-    const exporter = addSecureContainer(instance.deployment, 'exporter', {
+    const exporter = addSecureContainer(instance._deployment, 'exporter', {
       image,
       uid: REDIS_EXPORTER_UID,
       env: {
@@ -76,16 +84,23 @@ export function addMetrics(scope: Construct, sentinels: SentinelCluster, proxy: 
       liveness: kplus.Probe.fromHttpGet('/health', { port: REDIS_EXPORTER_PORT, periodSeconds: Duration.seconds(10) }),
     });
     // The TLS volume already belongs to the pod; the exporter reads it through the pod's fsGroup.
-    const tlsVolume = instance.deployment.containers[0].mounts.find((m) => m.path === TLS_DIR);
+    const tlsVolume = instance._deployment.containers[0].mounts.find((m) => m.path === TLS_DIR);
     if (tlsVolume) exporter.mount(TLS_DIR, tlsVolume.volume, { readOnly: true });
-    labelled(instance.service, REDIS_EXPORTER_PORT);
+    labelled(instance._service, REDIS_EXPORTER_PORT);
   });
-  labelled(proxy.service, PROXY_HEALTH_PORT);
+  labelled(proxy._service, PROXY_HEALTH_PORT);
 
+  if (options.serviceMonitorLabels !== undefined) {
+    checkLabels(scope, 'metrics.serviceMonitorLabels', options.serviceMonitorLabels);
+    if (!options.serviceMonitor) fail(scope, 'metrics.serviceMonitorLabels', options.serviceMonitorLabels, 'needs metrics.serviceMonitor: true');
+  }
   if (options.serviceMonitor) {
     new ApiObject(scope, 'ServiceMonitor', {
       apiVersion: 'monitoring.coreos.com/v1',
       kind: 'ServiceMonitor',
+      metadata: {
+        labels: { ...recommendedLabels(sentinels.groupLabels[INSTANCE_LABEL], 'metrics', image), ...options.serviceMonitorLabels },
+      },
       spec: {
         selector: { matchLabels: { ...sentinels.groupLabels, [METRICS_LABEL]: 'true' } },
         endpoints: [{ port: 'metrics', path: '/metrics', interval: `${Math.max(1, Math.round(intervalMs / 1000))}s` }],

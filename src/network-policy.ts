@@ -1,8 +1,9 @@
+import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { kplus } from './plus';
 import { PodComponent, REDIS_PORT } from './redis-instance';
 import { SENTINEL_PORT, SentinelCluster } from './sentinel-cluster';
-import { PROXY_HEALTH_PORT } from './sentinel-proxy';
+import { PROXY_HEALTH_PORT, SentinelProxy } from './sentinel-proxy';
 import { fail } from './validation';
 
 /** Who may reach the chart's pods when network policies are on. */
@@ -17,12 +18,13 @@ export interface NetworkPolicyOptions {
 /**
  * Ingress policies for one group: Redis 6379 only from the proxy, sentinels,
  * other Redis pods and clients; sentinels 26379 only from sentinels, Redis,
- * the proxy and clients; the proxy's 6379 only from clients. The proxy's
- * health port stays open for kubelet probes.
+ * the proxy and clients; the proxy's client ports (6379, and 6380 with read
+ * replicas) only from clients. The proxy's health port stays open for kubelet probes.
  */
-export function addNetworkPolicies(scope: Construct, sentinels: SentinelCluster, options: NetworkPolicyOptions, extraOpenPorts: {
+export function addNetworkPolicies(scope: Construct, sentinels: SentinelCluster, proxy: SentinelProxy, options: NetworkPolicyOptions,
+  labelsOf: { readonly [component: string]: { [key: string]: string } }, extraOpenPorts: {
   readonly redis: number[]; readonly proxy: number[];
-} = { redis: [], proxy: [] }): kplus.k8s.KubeNetworkPolicy[] {
+} = { redis: [], proxy: [] }): ApiObject[] {
   if (Object.keys(options.clientLabels).length === 0) {
     fail(scope, 'networkPolicy.clientLabels', options.clientLabels, 'must name at least one label, or every pod would count as a client');
   }
@@ -31,8 +33,10 @@ export function addNetworkPolicies(scope: Construct, sentinels: SentinelCluster,
   const tcp = (...ports: number[]) => ports.map((port) => ({ protocol: 'TCP', port: kplus.k8s.IntOrString.fromNumber(port) }));
   const policy = (id: string, component: PodComponent, rules: kplus.k8s.NetworkPolicyIngressRule[]) =>
     new kplus.k8s.KubeNetworkPolicy(scope, id, {
+      metadata: { labels: labelsOf[component] },
       spec: { podSelector: { matchLabels: sentinels.podSelector(component) }, policyTypes: ['Ingress'], ingress: rules },
     });
+  const proxyClientPorts = [proxy.port, ...(proxy.readReplicasPort !== undefined ? [proxy.readReplicasPort] : [])];
   const open = (ports: number[]) => (ports.length > 0 ? [{ ports: tcp(...ports) }] : []);
   return [
     policy('RedisPolicy', PodComponent.REDIS, [
@@ -43,7 +47,7 @@ export function addNetworkPolicies(scope: Construct, sentinels: SentinelCluster,
       { from: [pods(PodComponent.SENTINEL), pods(PodComponent.REDIS), pods(PodComponent.PROXY), clients], ports: tcp(SENTINEL_PORT) },
     ]),
     policy('ProxyPolicy', PodComponent.PROXY, [
-      { from: [clients], ports: tcp(REDIS_PORT) },
+      { from: [clients], ports: tcp(...proxyClientPorts) },
       { ports: tcp(PROXY_HEALTH_PORT) },
       ...open(extraOpenPorts.proxy),
     ]),

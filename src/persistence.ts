@@ -1,7 +1,7 @@
 import { Names, Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import { kplus } from './plus';
-import { checkSize } from './validation';
+import { checkSize, fail } from './validation';
 
 /** Options of a dynamically provisioned volume. */
 export interface ClaimOptions {
@@ -20,8 +20,10 @@ export interface ClaimOptions {
 /** Options of a static hostPath volume. */
 export interface HostPathOptions {
   /**
-   * Directory on the node under which each pod gets a subdirectory named after it.
-   * Each subdirectory must exist and be writable by the pod's uid (999 for Redis and sentinels).
+   * Directory on the node under which each Redis instance and each sentinel gets a subdirectory
+   * named after it: its construct path as a DNS label (`Names.toDnsLabel`, e.g.
+   * `redis-ha-redis-redis1-c8…`), stable across synths. Each subdirectory must exist and be
+   * writable by the pod's uid (999 for Redis and sentinels).
    */
   readonly directory: string;
   /**
@@ -58,7 +60,7 @@ export class Persistence {
     let volume: kplus.IPersistentVolume | undefined;
     if (this.hostDirectory !== undefined) {
       if (!this.hostDirectory.startsWith('/')) {
-        throw new Error(`${scope.node.path}: persistence.directory (${JSON.stringify(this.hostDirectory)}) must be an absolute path`);
+        fail(scope, 'persistence.directory', this.hostDirectory, 'must be an absolute path');
       }
       const pv = new kplus.k8s.KubePersistentVolume(scope, 'Volume', {
         spec: {

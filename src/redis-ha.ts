@@ -1,15 +1,16 @@
+import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { RedisAuth } from './auth';
 import { RedisTls } from './tls';
 import { addDisruptionBudget } from './disruption-budget';
 import { MetricsOptions, REDIS_EXPORTER_PORT, addMetrics } from './metrics';
 import { NetworkPolicyOptions, addNetworkPolicies } from './network-policy';
-import { kplus } from './plus';
-import { PodComponent, RedisInstance, RedisInstanceOptions } from './redis-instance';
+import { PodComponent, labelObjects, markGroup } from './labels';
+import { RedisInstance, RedisInstanceOptions } from './redis-instance';
 import { SentinelCluster, SentinelClusterOptions } from './sentinel-cluster';
 import { SentinelProxy, SentinelProxyOptions } from './sentinel-proxy';
 import { SpreadOptions, applySpread } from './spread';
-import { checkInt } from './validation';
+import { checkInt, fail, withPropsOf } from './validation';
 
 /** Props of a {@link RedisHa}. */
 export interface RedisHaProps {
@@ -82,18 +83,31 @@ export class RedisHa extends Construct {
 
   constructor(scope: Construct, id: string, props: RedisHaProps = {}) {
     super(scope, id);
+    // Every object below is labelled `app.kubernetes.io/instance: <this RedisHa>`.
+    markGroup(this);
     const count = checkInt(this, 'instances', props.instances ?? 3, 1);
-    const redis: RedisInstanceOptions = { minReplicasToWrite: count > 1 ? 1 : 0, ...props.redis };
-
-    const master = new RedisInstance(this, 'Redis1', { ...redis, auth: props.auth, tls: props.tls });
-    this.instances = [master];
-    for (let i = 2; i <= count; i++) {
-      this.instances.push(new RedisInstance(this, `Redis${i}`, { ...redis, auth: props.auth, tls: props.tls, replicaOf: master }));
+    // `??`, not a spread under the defaults: an explicit `undefined` keeps the default.
+    const minReplicasToWrite = props.redis?.minReplicasToWrite ?? (count > 1 ? 1 : 0);
+    if (minReplicasToWrite > count - 1) {
+      fail(this, 'redis.minReplicasToWrite', minReplicasToWrite, `must not exceed the replicas (instances - 1 = ${count - 1}), or the master refuses every write`);
     }
-    this.sentinels = new SentinelCluster(this, 'Sentinels', { ...props.sentinel, instances: this.instances });
-    this.proxy = new SentinelProxy(this, 'Proxy', { ...props.proxy, sentinels: this.sentinels });
+    const redis: RedisInstanceOptions = { ...props.redis, minReplicasToWrite };
+    props.auth?._validate(this);
+    props.tls?._validate(this);
 
-    const groups: Array<[PodComponent, kplus.Deployment[]]> = [
+    // Errors about the layers' props are reported here, as `redis.…`, `sentinel.…` and `proxy.…`.
+    this.instances = withPropsOf(this, 'redis.', () => {
+      const master = new RedisInstance(this, 'Redis1', { ...redis, auth: props.auth, tls: props.tls });
+      const instances = [master];
+      for (let i = 2; i <= count; i++) {
+        instances.push(new RedisInstance(this, `Redis${i}`, { ...redis, auth: props.auth, tls: props.tls, replicaOf: master }));
+      }
+      return instances;
+    });
+    this.sentinels = withPropsOf(this, 'sentinel.', () => new SentinelCluster(this, 'Sentinels', { ...props.sentinel, instances: this.instances }));
+    this.proxy = withPropsOf(this, 'proxy.', () => new SentinelProxy(this, 'Proxy', { ...props.proxy, sentinels: this.sentinels }));
+
+    const groups: Array<[PodComponent, ApiObject[]]> = [
       [PodComponent.REDIS, this.instances.map((i) => i.deployment)],
       [PodComponent.SENTINEL, this.sentinels.deployments],
       [PodComponent.PROXY, [this.proxy.deployment]],
@@ -101,17 +115,26 @@ export class RedisHa extends Construct {
     for (const [component, deployments] of groups) {
       for (const d of deployments) applySpread(d, this.sentinels.podSelector(component), props.spread);
     }
+    // Objects about one component's pods carry that component's labels.
+    const labelsOf: { [component: string]: { [key: string]: string } } = {
+      [PodComponent.REDIS]: this.instances[0]._labels, [PodComponent.SENTINEL]: this.sentinels._labels, [PodComponent.PROXY]: this.proxy._labels,
+    };
     if (props.disruptionBudgets ?? true) {
       const n = this.sentinels.deployments.length;
       const sentinelsNeeded = Math.max(this.sentinels.quorum, Math.floor(n / 2) + 1);
-      addDisruptionBudget(this, 'RedisBudget', this.sentinels.podSelector(PodComponent.REDIS), { maxUnavailable: 1 });
-      addDisruptionBudget(this, 'SentinelBudget', this.sentinels.podSelector(PodComponent.SENTINEL), { minAvailable: sentinelsNeeded });
-      addDisruptionBudget(this, 'ProxyBudget', this.sentinels.podSelector(PodComponent.PROXY), { maxUnavailable: 1 });
+      const budgets: Array<[string, PodComponent, { minAvailable?: number; maxUnavailable?: number }]> = [
+        ['RedisBudget', PodComponent.REDIS, { maxUnavailable: 1 }],
+        ['SentinelBudget', PodComponent.SENTINEL, { minAvailable: sentinelsNeeded }],
+        ['ProxyBudget', PodComponent.PROXY, { maxUnavailable: 1 }],
+      ];
+      for (const [budgetId, component, budget] of budgets) {
+        labelObjects(addDisruptionBudget(this, budgetId, this.sentinels.podSelector(component), budget), labelsOf[component]);
+      }
     }
     if (props.metrics) addMetrics(this, this.sentinels, this.proxy, props.metrics);
     if (props.networkPolicy) {
       const metricsPorts = props.metrics ? { redis: [REDIS_EXPORTER_PORT], proxy: [] } : undefined;
-      addNetworkPolicies(this, this.sentinels, props.networkPolicy, metricsPorts);
+      addNetworkPolicies(this, this.sentinels, this.proxy, props.networkPolicy, labelsOf, metricsPorts);
     }
   }
 

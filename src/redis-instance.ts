@@ -1,11 +1,13 @@
-import { Duration, Size } from 'cdk8s';
+import { ApiObject, Duration, Size, SizeRoundingBehavior } from 'cdk8s';
 import { Construct } from 'constructs';
 import { RedisAuth } from './auth';
 import { RedisTls, TLS_FILES } from './tls';
+import { PodComponent, instanceLabel, labelObjects, recommendedLabels } from './labels';
 import { Persistence } from './persistence';
-import { ComputeResources, env, kplus, mountConfigAndData, peerService, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
+import { ComputeResources } from './compute-resources';
+import { env, kplus, mountConfigAndData, peerService, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
 import { CHART_OWNED_DIRECTIVES, REDIS_PATHS, RedisProbeMode, renderRedisConf, renderRedisEntrypoint, renderRedisPreStop, renderRedisProbe } from './redis-config';
-import { checkDurationMs, checkImage, checkInt, fail } from './validation';
+import { checkDurationMs, checkImage, checkInt, checkRedisMemory, fail, userProp } from './validation';
 
 /** The Redis image the chart runs: the version the end-to-end suite tests (Debian 12's). */
 export const DEFAULT_REDIS_IMAGE = 'redis:7.0.15';
@@ -96,20 +98,7 @@ export interface RedisInstanceProps extends RedisInstanceOptions {
   readonly tls?: RedisTls;
 }
 
-/** The label naming a pod's role in the chart. */
-export const COMPONENT_LABEL = 'app.kubernetes.io/component';
-/** The label every pod of the chart carries, with value `redis`. */
-export const NAME_LABEL = 'app.kubernetes.io/name';
-
-/** The kinds of pod in the chart, as `app.kubernetes.io/component` values. */
-export enum PodComponent {
-  /** A Redis server. */
-  REDIS = 'redis',
-  /** A Redis Sentinel. */
-  SENTINEL = 'sentinel',
-  /** An HAProxy routing to the master. */
-  PROXY = 'proxy',
-}
+export { COMPONENT_LABEL, NAME_LABEL, PodComponent } from './labels';
 
 /** What a Redis pod needs to ask the sentinels for the current master. */
 export interface MasterDiscovery {
@@ -140,13 +129,21 @@ export class RedisInstance extends Construct {
   public readonly auth?: RedisAuth;
   /** The TLS Secret reference, if TLS is on. */
   public readonly tls?: RedisTls;
-  /** The Deployment running the pod. */
-  public readonly deployment: kplus.Deployment;
+  /** The Deployment running the pod, as a core cdk8s object (`addJsonPatch`, `metadata`): an escape hatch. */
+  public readonly deployment: ApiObject;
   /** The instance's ClusterIP Service. */
-  public readonly service: kplus.Service;
+  public readonly service: ApiObject;
   /** The claim mounted at /data. */
-  public readonly claim: kplus.PersistentVolumeClaim;
+  public readonly claim: ApiObject;
+  /** Labels that select this instance's pod, e.g. for `Pods.select(scope, id, { labels })` or a NetworkPolicy. */
+  public readonly selectorLabels: { [key: string]: string };
+  /** @internal The cdk8s-plus Deployment, for the chart's own constructs. */
+  public readonly _deployment: kplus.Deployment;
+  /** @internal The cdk8s-plus Service, for the chart's own constructs. */
+  public readonly _service: kplus.Service;
 
+  /** @internal The recommended labels of the instance's objects. */
+  public _labels: { [key: string]: string };
   private readonly container: kplus.Container;
   private discovery?: MasterDiscovery;
 
@@ -157,7 +154,11 @@ export class RedisInstance extends Construct {
     const maxLagMs = checkDurationMs(this, 'minReplicasMaxLag', props.minReplicasMaxLag ?? Duration.seconds(10));
     const discoveryMs = checkDurationMs(this, 'masterDiscoveryTimeout', props.masterDiscoveryTimeout ?? Duration.seconds(30));
     props.auth?._validate(this);
-    const extra = checkExtraConfig(this, props.extraConfig ?? {});
+    const resources = resolveResources(
+      { cpuRequestMillis: 100, cpuLimitMillis: 1000, memoryRequest: Size.mebibytes(256), memoryLimit: Size.gibibytes(1) },
+      props.resources,
+    );
+    const extra = checkExtraConfig(this, props.extraConfig ?? {}, resources.memoryLimit);
     const graceMs = checkDurationMs(this, 'terminationGracePeriod', props.terminationGracePeriod ?? Duration.seconds(30));
     if (graceMs < 15_000) fail(this, 'terminationGracePeriod', `${graceMs}ms`, 'must be at least 15s: the preStop failover and the AOF flush need time');
     const failoverOnShutdown = props.failoverOnShutdown ?? true;
@@ -166,9 +167,9 @@ export class RedisInstance extends Construct {
     this.auth = props.auth;
     this.tls = props.tls;
 
-    this.service = peerService(this, 'Service', { name: 'redis', port: REDIS_PORT });
-    this.host = this.service.name;
-    this.claim = (props.persistence ?? Persistence.claim())._bind(this);
+    this._service = peerService(this, 'Service', { name: 'redis', port: REDIS_PORT });
+    this.host = this._service.name;
+    const claim = (props.persistence ?? Persistence.claim())._bind(this);
 
     const config = new kplus.ConfigMap(this, 'Config', {
       data: {
@@ -188,7 +189,9 @@ export class RedisInstance extends Construct {
     });
 
     const probe = (mode: RedisProbeMode) => ['sh', `${REDIS_PATHS.config}/probe.sh`, mode];
-    this.deployment = secureDeployment(this, 'Deployment', {
+    // The group's labels replace `instance` once sentinels monitor the instance (discoverMasterFrom).
+    const labels = this._labels = recommendedLabels(instanceLabel(this), PodComponent.REDIS, image);
+    this._deployment = secureDeployment(this, 'Deployment', {
       image,
       uid: REDIS_UID,
       command: ['sh', `${REDIS_PATHS.config}/entrypoint.sh`],
@@ -203,10 +206,7 @@ export class RedisInstance extends Construct {
         ...(this.tls ? { TLS_ARGS: env(this.tls._cliArgs()) } : {}),
       },
       ports: { redis: REDIS_PORT },
-      resources: resolveResources(
-        { cpuRequestMillis: 100, cpuLimitMillis: 1000, memoryRequest: Size.mebibytes(256), memoryLimit: Size.gibibytes(1) },
-        props.resources,
-      ),
+      resources,
       readiness: scriptProbe(probe(RedisProbeMode.READINESS), Duration.seconds(5), 3),
       liveness: scriptProbe(probe(RedisProbeMode.LIVENESS), Duration.seconds(10), 3),
       // Covers the wait for the sentinels and the replay of a large AOF.
@@ -215,16 +215,21 @@ export class RedisInstance extends Construct {
       terminationGracePeriod: Duration.millis(graceMs),
       replicas: 1,
       recreate: true,
-      labels: { [NAME_LABEL]: 'redis', [COMPONENT_LABEL]: PodComponent.REDIS },
+      labels,
     });
-    this.container = this.deployment.containers[0];
-    this.service.select(this.deployment);
-    mountConfigAndData(this, this.container, config, this.claim, REDIS_PATHS);
+    this.container = this._deployment.containers[0];
+    this._service.select(this._deployment);
+    mountConfigAndData(this, this.container, config, claim, REDIS_PATHS);
     this.container.mount(REDIS_PATHS.run, kplus.Volume.fromEmptyDir(this, 'Run', 'run', {
       medium: kplus.EmptyDirMedium.MEMORY,
       sizeLimit: Size.mebibytes(1),
     }));
     this.tls?._mount(this, this.container, false);
+    labelObjects(this, labels);
+    this.deployment = ApiObject.of(this._deployment);
+    this.service = ApiObject.of(this._service);
+    this.claim = ApiObject.of(claim);
+    this.selectorLabels = this._deployment.matchLabels;
   }
 
   /**
@@ -238,20 +243,48 @@ export class RedisInstance extends Construct {
     this.container.env.addVariable('SENTINEL_PORT', env(discovery.sentinelPort));
     this.container.env.addVariable('MASTER_NAME', env(discovery.masterName));
     if (discovery.peerHosts.length > 0) this.container.env.addVariable('PEER_HOSTS', env(discovery.peerHosts.join(' ')));
-    for (const [key, value] of Object.entries(discovery.podLabels)) this.deployment.podMetadata.addLabel(key, value);
+    for (const [key, value] of Object.entries(discovery.podLabels)) this._deployment.podMetadata.addLabel(key, value);
+    labelObjects(this, discovery.podLabels);
+    this._labels = { ...this._labels, ...discovery.podLabels };
   }
 }
 
-/** Refuses chart-owned directives, malformed names and values with control characters. */
-function checkExtraConfig(scope: Construct, config: { [directive: string]: string }): { [directive: string]: string } {
+/** The prop to use instead of a chart-owned directive; `auth` and `tls` are set where the instances' are. */
+const DIRECTIVE_PROPS: { [directive: string]: string } = {
+  'appendonly': 'appendOnly',
+  'min-replicas-to-write': 'minReplicasToWrite',
+  'min-slaves-to-write': 'minReplicasToWrite',
+  'min-replicas-max-lag': 'minReplicasMaxLag',
+  'min-slaves-max-lag': 'minReplicasMaxLag',
+  'dir': 'persistence',
+};
+const SHARED_DIRECTIVE_PROPS: { [directive: string]: string } = {
+  'requirepass': 'auth', 'masterauth': 'auth', 'masteruser': 'auth',
+  'tls-port': 'tls', 'tls-cert-file': 'tls', 'tls-key-file': 'tls', 'tls-ca-cert-file': 'tls', 'tls-replication': 'tls',
+};
+
+/**
+ * Refuses chart-owned directives (naming the prop to use instead), malformed names, values
+ * with control characters, and a `maxmemory` the container's memory limit would not hold.
+ */
+function checkExtraConfig(scope: Construct, config: { [directive: string]: string }, memoryLimit: Size): { [directive: string]: string } {
   for (const [directive, value] of Object.entries(config)) {
     const prop = `extraConfig[${JSON.stringify(directive)}]`;
     if (!/^[a-z][a-z0-9-]*$/.test(directive)) fail(scope, prop, directive, 'must be a redis.conf directive name: lowercase letters, digits and "-"');
     if (CHART_OWNED_DIRECTIVES.includes(directive)) {
-      fail(scope, prop, directive, 'is set by the chart and cannot be overridden; use the matching prop if there is one');
+      const instead = DIRECTIVE_PROPS[directive] !== undefined ? userProp(scope, DIRECTIVE_PROPS[directive]) : SHARED_DIRECTIVE_PROPS[directive];
+      fail(scope, prop, directive, instead !== undefined ? `is set by the chart; use ${instead} instead` : 'is set by the chart and cannot be overridden');
     }
     // eslint-disable-next-line no-control-regex
     if (/[\x00-\x1f\x7f]/.test(value)) fail(scope, prop, value, 'must not contain control characters');
+    if (directive === 'maxmemory') {
+      const limitMi = memoryLimit.toMebibytes({ rounding: SizeRoundingBehavior.NONE });
+      // 0 is Redis's "no limit", the default.
+      if (checkRedisMemory(scope, prop, value) >= limitMi * 1024 * 1024) {
+        fail(scope, prop, value, `must be below the container's memory limit (${userProp(scope, 'resources.memoryLimit')}: ${limitMi}Mi), `
+          + 'with headroom for buffers and the fork of a rewrite, or the container is killed when Redis fills up');
+      }
+    }
   }
   return config;
 }

@@ -1,10 +1,12 @@
-import { Duration, Names, Size } from 'cdk8s';
+import { ApiObject, Duration, Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import { RedisAuth } from './auth';
 import { RedisTls, TLS_FILES } from './tls';
 import { Persistence } from './persistence';
-import { ComputeResources, env, kplus, mountConfigAndData, peerService, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
-import { COMPONENT_LABEL, DEFAULT_REDIS_IMAGE, NAME_LABEL, PodComponent, REDIS_UID, RedisInstance } from './redis-instance';
+import { ComputeResources } from './compute-resources';
+import { env, kplus, mountConfigAndData, peerService, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
+import { COMPONENT_LABEL, INSTANCE_LABEL, PodComponent, instanceLabel, labelObjects, recommendedLabels } from './labels';
+import { DEFAULT_REDIS_IMAGE, REDIS_UID, RedisInstance } from './redis-instance';
 import { SENTINEL_PATHS, SentinelProbeMode, renderSentinelConf, renderSentinelEntrypoint, renderSentinelProbe, sentinelId } from './sentinel-config';
 import { checkDurationMs, checkImage, checkInt, checkMasterName, fail } from './validation';
 
@@ -77,8 +79,8 @@ export interface SentinelClusterProps extends SentinelClusterOptions {
  * headless Service over all of them for sentinel-aware clients.
  */
 export class SentinelCluster extends Construct {
-  /** The headless Service selecting every sentinel. */
-  public readonly service: kplus.Service;
+  /** The headless Service selecting every sentinel, as a core cdk8s object: an escape hatch. */
+  public readonly service: ApiObject;
   /** Host name of the headless Service, for sentinel-aware clients. */
   public readonly host: string;
   /** The sentinel port. */
@@ -95,8 +97,12 @@ export class SentinelCluster extends Construct {
   public readonly auth?: RedisAuth;
   /** The TLS Secret reference shared with the instances, if any. */
   public readonly tls?: RedisTls;
-  /** The sentinels' Deployments, in order. */
-  public readonly deployments: kplus.Deployment[] = [];
+  /** The sentinels' Deployments, in order, as core cdk8s objects (`addJsonPatch`, `metadata`): escape hatches. */
+  public readonly deployments: ApiObject[] = [];
+  /** Labels that select every sentinel pod of this cluster. */
+  public readonly selectorLabels: { [key: string]: string };
+  /** @internal The recommended labels of the sentinels' objects. */
+  public readonly _labels: { [key: string]: string };
   /** Labels every pod of this group carries: its Redis instances, sentinels and proxy. */
   public readonly groupLabels: { [key: string]: string };
 
@@ -141,7 +147,8 @@ export class SentinelCluster extends Construct {
       },
     });
 
-    this.groupLabels = { 'app.kubernetes.io/instance': Names.toLabelValue(this) };
+    this.groupLabels = { [INSTANCE_LABEL]: instanceLabel(this) };
+    const labels = this._labels = recommendedLabels(this.groupLabels[INSTANCE_LABEL], PodComponent.SENTINEL, image);
     const selector = this.podSelector(PodComponent.SENTINEL);
     const resources = resolveResources(
       { cpuRequestMillis: 50, cpuLimitMillis: 250, memoryRequest: Size.mebibytes(32), memoryLimit: Size.mebibytes(128) },
@@ -180,21 +187,24 @@ export class SentinelCluster extends Construct {
         liveness: scriptProbe(probe(SentinelProbeMode.LIVENESS), Duration.seconds(10), 3),
         replicas: 1,
         recreate: true,
-        labels: { [NAME_LABEL]: 'redis', ...selector },
+        labels,
       });
       service.select(deployment);
       mountConfigAndData(sentinel, deployment.containers[0], config, claim, SENTINEL_PATHS);
       this.tls?._mount(sentinel, deployment.containers[0], false);
       this.sentinelHosts.push(service.name);
-      this.deployments.push(deployment);
+      this.deployments.push(ApiObject.of(deployment));
     }
 
-    this.service = new kplus.Service(this, 'Service', {
+    const headless = new kplus.Service(this, 'Service', {
       clusterIP: 'None',
       ports: [{ name: 'sentinel', port: SENTINEL_PORT, targetPort: SENTINEL_PORT }],
     });
-    for (const [key, value] of Object.entries(selector)) this.service.selectLabel(key, value);
-    this.host = this.service.name;
+    for (const [key, value] of Object.entries(selector)) headless.selectLabel(key, value);
+    this.service = ApiObject.of(headless);
+    this.host = headless.name;
+    this.selectorLabels = selector;
+    labelObjects(this, labels);
 
     for (const instance of props.instances) {
       instance.discoverMasterFrom({

@@ -1,11 +1,13 @@
-import { Duration, Size } from 'cdk8s';
+import { ApiObject, Duration, Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import { HAPROXY_PATHS, renderHaproxyConf, renderQuorumGuardLua, sentinelCheckMilliseconds } from './haproxy-config';
 import { TLS_FILES } from './tls';
-import { ComputeResources, env, kplus, namespaceEnv, resolveResources, secretEnv, secureDeployment } from './plus';
-import { NAME_LABEL, PodComponent, REDIS_PORT } from './redis-instance';
+import { ComputeResources } from './compute-resources';
+import { env, kplus, namespaceEnv, resolveResources, secretEnv, secureDeployment } from './plus';
+import { INSTANCE_LABEL, PodComponent, labelObjects, recommendedLabels } from './labels';
+import { REDIS_PORT } from './redis-instance';
 import { SentinelCluster } from './sentinel-cluster';
-import { checkDurationMs, checkImage, checkInt, checkServiceName, fail } from './validation';
+import { checkDomainName, checkDurationMs, checkImage, checkInt, checkServiceName, checkUniqueServiceName, fail } from './validation';
 
 /** The HAProxy image the chart runs: the version the end-to-end suite tests (Debian 12's). */
 export const DEFAULT_HAPROXY_IMAGE = 'haproxy:2.6.12';
@@ -100,14 +102,22 @@ export class SentinelProxy extends Construct {
   /** The smallest `fenceAfter`: a sentinel's PING period (1 s) and a margin. */
   public static readonly MIN_FENCE_AFTER_MILLISECONDS = 1500;
 
-  /** The client-facing headless Service. */
-  public readonly service: kplus.Service;
+  /** The client-facing headless Service, as a core cdk8s object: an escape hatch. */
+  public readonly service: ApiObject;
   /** The host applications connect to. */
   public readonly host: string;
   /** The port applications connect to. */
   public readonly port: number = REDIS_PORT;
-  /** The proxy Deployment. */
-  public readonly deployment: kplus.Deployment;
+  /** The proxy Deployment, as a core cdk8s object (`addJsonPatch`, `metadata`): an escape hatch. */
+  public readonly deployment: ApiObject;
+  /** Labels that select the proxy pods, e.g. for `Pods.select(scope, id, { labels })` or a NetworkPolicy. */
+  public readonly selectorLabels: { [key: string]: string };
+  /** @internal The recommended labels of the proxy's objects. */
+  public readonly _labels: { [key: string]: string };
+  /** @internal The cdk8s-plus Deployment, for the chart's own constructs. */
+  public readonly _deployment: kplus.Deployment;
+  /** @internal The cdk8s-plus Service, for the chart's own constructs. */
+  public readonly _service: kplus.Service;
   /** The read-only listener's port on the same Service, when `readReplicas` is on. */
   public readonly readReplicasPort?: number;
 
@@ -123,7 +133,7 @@ export class SentinelProxy extends Construct {
     const maxConnections = checkInt(this, 'maxConnections', props.maxConnections ?? 4096, 1);
     const clientTimeoutMs = checkDurationMs(this, 'clientTimeout', props.clientTimeout ?? Duration.hours(1));
     const threads = checkInt(this, 'threads', props.threads ?? 1, 1, 64);
-    const clusterDomain = props.clusterDomain ?? 'cluster.local';
+    const clusterDomain = checkDomainName(this, 'clusterDomain', props.clusterDomain ?? 'cluster.local');
     if (props.serviceName !== undefined) checkServiceName(this, 'serviceName', props.serviceName);
     const sentinels = props.sentinels;
 
@@ -156,13 +166,14 @@ export class SentinelProxy extends Construct {
       },
     });
 
+    const labels = this._labels = recommendedLabels(sentinels.groupLabels[INSTANCE_LABEL], PodComponent.PROXY, image);
     const health = (path: string, failureThreshold: number) => kplus.Probe.fromHttpGet(path, {
       port: PROXY_HEALTH_PORT,
       periodSeconds: Duration.seconds(2),
       timeoutSeconds: Duration.seconds(2),
       failureThreshold,
     });
-    this.deployment = secureDeployment(this, 'Deployment', {
+    this._deployment = secureDeployment(this, 'Deployment', {
       image,
       uid: HAPROXY_UID,
       command: ['haproxy', '-W', '-db', '-f', `${HAPROXY_PATHS.config}/haproxy.cfg`],
@@ -185,16 +196,16 @@ export class SentinelProxy extends Construct {
       liveness: health('/healthz', 3),
       replicas,
       recreate: false,
-      labels: { [NAME_LABEL]: 'redis', ...sentinels.podSelector(PodComponent.PROXY) },
+      labels,
     });
-    this.deployment.containers[0].mount(
+    this._deployment.containers[0].mount(
       HAPROXY_PATHS.config,
       kplus.Volume.fromConfigMap(this, 'ConfigVolume', config, { name: 'config', defaultMode: 0o444 }),
       { readOnly: true },
     );
-    sentinels.tls?._mount(this, this.deployment.containers[0], true);
+    sentinels.tls?._mount(this, this._deployment.containers[0], true);
 
-    this.service = new kplus.Service(this, 'Service', {
+    this._service = new kplus.Service(this, 'Service', {
       metadata: props.serviceName ? { name: props.serviceName } : undefined,
       clusterIP: 'None',
       ports: [
@@ -202,8 +213,13 @@ export class SentinelProxy extends Construct {
         ...(props.readReplicas ? [{ name: 'redis-replicas', port: PROXY_READ_REPLICAS_PORT, targetPort: PROXY_READ_REPLICAS_PORT }] : []),
       ],
     });
-    this.service.select(this.deployment);
+    if (props.serviceName !== undefined) checkUniqueServiceName(this, 'serviceName', ApiObject.of(this._service));
+    this._service.select(this._deployment);
     this.readReplicasPort = props.readReplicas ? PROXY_READ_REPLICAS_PORT : undefined;
-    this.host = this.service.name;
+    this.host = this._service.name;
+    this.deployment = ApiObject.of(this._deployment);
+    this.service = ApiObject.of(this._service);
+    this.selectorLabels = sentinels.podSelector(PodComponent.PROXY);
+    labelObjects(this, labels);
   }
 }

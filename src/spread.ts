@@ -1,5 +1,4 @@
 import { ApiObject, JsonPatch } from 'cdk8s';
-import { kplus } from './plus';
 
 /** How strictly pods of one component avoid sharing a node. */
 export enum AntiAffinity {
@@ -27,7 +26,7 @@ export interface SpreadOptions {
 }
 
 /** Adds anti-affinity and zone spreading against the pods `selector` matches. */
-export function applySpread(deployment: kplus.Deployment, selector: { [key: string]: string }, options: SpreadOptions = {}): void {
+export function applySpread(deployment: ApiObject, selector: { [key: string]: string }, options: SpreadOptions = {}): void {
   const labelSelector = { matchLabels: selector };
   const patches: JsonPatch[] = [];
   const term = { labelSelector, topologyKey: 'kubernetes.io/hostname' };
@@ -50,5 +49,5 @@ export function applySpread(deployment: kplus.Deployment, selector: { [key: stri
       maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector,
     }]));
   }
-  if (patches.length > 0) ApiObject.of(deployment).addJsonPatch(...patches);
+  if (patches.length > 0) deployment.addJsonPatch(...patches);
 }

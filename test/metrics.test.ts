@@ -46,6 +46,25 @@ describe('metrics', () => {
     expect(redisPolicy.spec.ingress).toContainEqual({ ports: [{ protocol: 'TCP', port: 9121 }] });
   });
 
+  test('the ServiceMonitor takes labels, e.g. the release kube-prometheus-stack selects on', () => {
+    const { objects } = synthRedisHa({ metrics: { serviceMonitor: true, serviceMonitorLabels: { release: 'kube-prometheus-stack' } } });
+    const [monitor] = objects.filter((o) => o.kind === 'ServiceMonitor');
+    expect(monitor.metadata.labels).toMatchObject({ 'release': 'kube-prometheus-stack', 'app.kubernetes.io/component': 'metrics' });
+  });
+
+  test('fails when ServiceMonitor labels are given without a ServiceMonitor', () => {
+    expect(() => synthRedisHa({ metrics: { serviceMonitorLabels: { release: 'prom' } } }))
+      .toThrow('test/redis: metrics.serviceMonitorLabels ({"release":"prom"}) needs metrics.serviceMonitor: true');
+  });
+
+  test.each([
+    [{ 'release': 'not valid!' }, 'test/redis: metrics.serviceMonitorLabels["release"] ("not valid!") must be a label value'],
+    [{ 'bad key': 'x' }, 'test/redis: metrics.serviceMonitorLabels key ("bad key") must be a label key'],
+    [{ 'Example.com/team': 'x' }, 'metrics.serviceMonitorLabels key ("Example.com/team") must be a label key'],
+  ])('fails when a ServiceMonitor label is not valid: %j', (serviceMonitorLabels, error) => {
+    expect(() => synthRedisHa({ metrics: { serviceMonitor: true, serviceMonitorLabels } })).toThrow(error);
+  });
+
   test('fails when the exporter image is not pinned', () => {
     expect(() => synthRedisHa({ metrics: { exporterImage: 'oliver006/redis_exporter' } }))
       .toThrow(/test\/redis: metrics.exporterImage \("oliver006\/redis_exporter"\) must be pinned/);

@@ -53,6 +53,16 @@ describe('network policies', () => {
     expect(admitted('proxy', 8404)).toContain('stranger');
   });
 
+  test('proxy 6380 (readReplicas): labelled clients only, as on 6379', () => {
+    const { objects: withReads } = synthRedisHa({ networkPolicy: { clientLabels }, proxy: { readReplicas: true } });
+    const proxyPolicy = ofKind(withReads, 'NetworkPolicy').find((p) => p.spec.podSelector.matchLabels['app.kubernetes.io/component'] === 'proxy');
+    const clientRule = proxyPolicy.spec.ingress.find((r: any) => r.from);
+    expect(clientRule.from).toEqual([{ podSelector: { matchLabels: clientLabels } }]);
+    expect(clientRule.ports.map((p: any) => p.port).sort()).toEqual([6379, 6380]);
+    // Without readReplicas, 6380 stays closed.
+    expect(admitted('proxy', 6380)).toEqual([]);
+  });
+
   test('off by default', () => {
     expect(ofKind(synthRedisHa().objects, 'NetworkPolicy')).toHaveLength(0);
   });

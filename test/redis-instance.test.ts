@@ -119,9 +119,22 @@ describe('RedisInstance extraConfig', () => {
     expect(conf).toContain('maxmemory "512mb"\nmaxmemory-policy "allkeys-lru"\nsave "3600 1 300 100"\n');
   });
 
-  test.each(['replicaof', 'port', 'dir', 'requirepass', 'include', 'rename-command'])('fails when it sets the chart-owned directive %s', (directive) => {
+  test.each(['replicaof', 'port', 'include', 'rename-command'])('fails when it sets the chart-owned directive %s', (directive) => {
     expect(() => synth((c) => new RedisInstance(c, 'Redis', { extraConfig: { [directive]: 'x' } })))
       .toThrow(`test/Redis: extraConfig["${directive}"] ("${directive}") is set by the chart and cannot be overridden`);
+  });
+
+  test.each([
+    ['appendonly', 'appendOnly'], ['min-replicas-to-write', 'minReplicasToWrite'], ['min-slaves-max-lag', 'minReplicasMaxLag'],
+    ['dir', 'persistence'], ['requirepass', 'auth'], ['masterauth', 'auth'], ['tls-port', 'tls'],
+  ])('fails when it sets the chart-owned directive %s, naming the prop %s', (directive, prop) => {
+    expect(() => synth((c) => new RedisInstance(c, 'Redis', { extraConfig: { [directive]: 'x' } })))
+      .toThrow(`test/Redis: extraConfig["${directive}"] ("${directive}") is set by the chart; use ${prop} instead`);
+  });
+
+  test('fails when maxmemory is at the memory limit', () => {
+    expect(() => synth((c) => new RedisInstance(c, 'Redis', { extraConfig: { maxmemory: '256mb' }, resources: { memoryLimit: Size.mebibytes(256) } })))
+      .toThrow('test/Redis: extraConfig["maxmemory"] ("256mb") must be below the container\'s memory limit (resources.memoryLimit: 256Mi)');
   });
 
   test('fails when a value holds a newline', () => {

@@ -61,6 +61,6 @@ describe('TLS', () => {
   });
 
   test('fails when a Secret key is empty', () => {
-    expect(() => synthRedisHa({ tls: RedisTls.fromSecret('redis-tls', { ca: '' }) })).toThrow(/test\/redis\/Redis1: tls.ca \(""\) must be a non-empty Secret key/);
+    expect(() => synthRedisHa({ tls: RedisTls.fromSecret('redis-tls', { ca: '' }) })).toThrow(/test\/redis: tls.ca \(""\) must be a non-empty Secret key/);
   });
 });

@@ -1,0 +1,77 @@
+/**
+ * The package as a user gets it (built from src, packed by `npm pack`) and a throwaway app
+ * as `cdk8s init typescript-app` makes it (the cdk8s-cli template's tsconfig), in the system
+ * temp directory. Dependencies are linked from this repository's node_modules: no registry.
+ */
+import { spawnSync } from 'child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'fs';
+import { dirname, join } from 'path';
+import { tempDir } from './temp';
+
+export const ROOT = join(__dirname, '..', '..');
+const NODE_MODULES = join(ROOT, 'node_modules');
+const TSC = join(NODE_MODULES, 'typescript', 'bin', 'tsc');
+
+/** Runs a command to completion (bounded), failing with its output. */
+export function run(argv: string[], cwd: string, timeoutMs = 120_000): string {
+  // npm keeps its cache and logs in the temp dir, and asks no registry about updates.
+  const npm = { npm_config_cache: tempDir('npm-cache'), npm_config_logs_max: '0', npm_config_update_notifier: 'false', npm_config_audit: 'false' };
+  const r = spawnSync(argv[0], argv.slice(1), { cwd, encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, ...npm, NO_COLOR: '1' } });
+  if (r.status !== 0) throw new Error(`${argv.join(' ')} (in ${cwd}): ${r.error ?? `exit ${r.status}`}\n${r.stdout}${r.stderr}`);
+  return r.stdout;
+}
+
+/** Type-checks (and emits) a TypeScript project; returns tsc's complaints, empty when it compiles. */
+export function tsc(project: string): string {
+  const r = spawnSync(process.execPath, [TSC, '-p', project, '--pretty', 'false'], { encoding: 'utf8', timeout: 180_000 });
+  if (r.status === 0) return '';
+  return `${r.error ?? ''}${r.stdout}${r.stderr}`.trim() || `tsc exited ${r.status}`;
+}
+
+export interface PackedPackage {
+  /** The tarball `npm pack` wrote. */
+  readonly tarball: string;
+  /** The paths it holds, relative to the package root. */
+  readonly files: string[];
+  /** Its package.json. */
+  readonly manifest: any;
+}
+
+/** Builds src into a staging copy of the package and packs it as `npm publish` would. */
+export function packPackage(): PackedPackage {
+  const stage = tempDir('pkg-stage');
+  for (const f of ['package.json', 'README.md', 'LICENSE']) {
+    if (existsSync(join(ROOT, f))) copyFileSync(join(ROOT, f), join(stage, f));
+  }
+  run([process.execPath, TSC, '-p', join(ROOT, 'tsconfig.json'), '--outDir', join(stage, 'lib')], ROOT);
+  const out = tempDir('pkg');
+  const [packed] = JSON.parse(run(['npm', 'pack', '--json', '--ignore-scripts', '--pack-destination', out], stage));
+  return {
+    tarball: join(out, packed.filename),
+    files: packed.files.map((f: { path: string }) => f.path).sort(),
+    manifest: JSON.parse(readFileSync(join(stage, 'package.json'), 'utf8')),
+  };
+}
+
+function link(app: string, pkg: string): void {
+  const target = join(app, 'node_modules', pkg);
+  mkdirSync(dirname(target), { recursive: true });
+  if (!existsSync(target)) symlinkSync(join(NODE_MODULES, pkg), target, 'dir');
+}
+
+/**
+ * An app with the cdk8s-cli template's tsconfig, the packed package installed, and these
+ * packages (e.g. the app's own cdk8s-plus) linked. Returns its directory.
+ */
+export function consumerApp(packed: PackedPackage, packages: string[]): string {
+  const app = tempDir('app');
+  const installed = join(app, 'node_modules', 'cdk8s-redis-ha');
+  mkdirSync(installed, { recursive: true });
+  run(['tar', '-xzf', packed.tarball, '-C', installed, '--strip-components=1'], app);
+  copyFileSync(join(NODE_MODULES, 'cdk8s-cli', 'templates', 'typescript-app', 'tsconfig.json'), join(app, 'tsconfig.json'));
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
+  // What npm would install: the app's own packages, the peers, and the package's dependencies.
+  const deps = [...Object.keys(packed.manifest.peerDependencies ?? {}), ...Object.keys(packed.manifest.dependencies ?? {})];
+  for (const pkg of new Set(['@types/node', ...deps, ...packages])) link(app, pkg);
+  return app;
+}
