@@ -3,6 +3,7 @@
  * through these helpers, so moving to a newer cdk8s-plus is a change of this
  * import (and of package.json), not of every file.
  */
+import { createHash } from 'crypto';
 import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
@@ -149,6 +150,18 @@ export function mountConfigAndData(
   const configVolume = kplus.Volume.fromConfigMap(scope, 'ConfigVolume', config, { name: 'config', defaultMode: 0o444 });
   container.mount(paths.config, configVolume, { readOnly: true });
   container.mount(paths.data, kplus.Volume.fromPersistentVolumeClaim(scope, 'DataVolume', claim, { name: 'data' }));
+}
+
+/** Pod-template annotation holding a digest of the pod's ConfigMap. */
+export const CONFIG_HASH_ANNOTATION = 'redis-ha.cdk8s.io/config-hash';
+
+/**
+ * Puts a digest of the ConfigMap's data on the pod template, so a changed setting changes the
+ * template and Kubernetes replaces the pod (a mounted ConfigMap changes in place, unseen).
+ */
+export function rollOnConfigChange(workload: kplus.Deployment, config: kplus.ConfigMap): void {
+  const digest = createHash('sha256').update(JSON.stringify(config.data)).digest('hex').slice(0, 16);
+  workload.podMetadata.addAnnotation(CONFIG_HASH_ANNOTATION, digest);
 }
 
 /**

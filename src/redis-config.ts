@@ -1,3 +1,4 @@
+import { RolloutQueue, renderRolloutFns } from './rollout-script';
 import { CLI_AUTH, REDIS_CLI, CONF_QUOTE_FN, LOCAL_HOST_FN, SCRIPT_HEADER, logFn } from './shell';
 
 /** Where the pieces of a Redis pod live inside the container. */
@@ -90,6 +91,10 @@ export function renderRedisConf(v: RedisConfValues): string {
  * After it the pod exits and is retried, still refusing to serve as master.
  */
 const HAND_OVER_WAIT_SECONDS = 60;
+/** The part of a stopping master's preStop budget kept for the hand-over (pause, failover, switch). */
+const HANDOVER_SECONDS = 20;
+/** How long a stopping master lets the other pods of the same apply reach their hooks and queue. */
+const ROLLOUT_GATHER_SECONDS = 2;
 
 /** Where a pending instance "replicates" from: a loopback port nothing listens on. */
 const PENDING_MASTER_PORT = 1;
@@ -302,40 +307,74 @@ esac
 }
 
 /**
- * The preStop hook of a Redis container. When this instance is master it
- * pauses writes (so the replicas catch up and no write lands after the
- * promotion), asks the sentinels to fail over, and waits, bounded by
- * `PRESTOP_WAIT_SECONDS`, until they name another master.
+ * The preStop hook of a Redis container. A replica waits its turn (one replica down at a time, each
+ * back in sync before the next goes; see {@link renderRolloutFns}), then shuts down. The master
+ * waits until no replica or sentinel is waiting or out of sync, so it is replaced last; then it
+ * pauses writes (so the replicas catch up and no write lands after the promotion), asks the
+ * sentinels to fail over, and waits until they name another master. Every wait is bounded by
+ * `PRESTOP_WAIT_SECONDS`; past it the pod stops anyway, as it would without the hook.
  */
 export function renderRedisPreStop(): string {
-  return `${SCRIPT_HEADER}# Hands the master role over before this pod stops.
+  return `${SCRIPT_HEADER}# Stops this pod in its turn, handing the master role over first.
 ${logFn('redis-prestop')}
 ${LOCAL_HOST_FN}
 ${CLI_AUTH}
 cli() { timeout 3 ${REDIS_CLI} -h "$(local_host)" -p "$REDIS_PORT" "$@"; }
+${renderRolloutFns()}
 named_master() {
   for s in \${SENTINEL_HOSTS:-}; do
     m=$(timeout 3 ${REDIS_CLI} -h "$s" -p "$SENTINEL_PORT" --raw SENTINEL get-master-addr-by-name "$MASTER_NAME" 2>/dev/null | head -n 1) || continue
     if [ -n "$m" ]; then echo "$m"; return 0; fi
   done
 }
+peers_in_sync() {
+  for h in \${PEER_HOSTS:-}; do redis_in_sync "$h" || return 1; done
+}
+# The master goes last: nobody waiting in either queue, every replica in sync, every sentinel serving.
+others_done() {
+  [ -z "$(rollout_queue "$(local_host)" "$REDIS_PORT" ${RolloutQueue.REDIS})" ] &&
+    [ -z "$(rollout_queue "$(local_host)" "$REDIS_PORT" ${RolloutQueue.SENTINEL})" ] &&
+    peers_in_sync && sentinels_serving
+}
 
 [ -n "\${SENTINEL_HOSTS:-}" ] || exit 0
-case "$(cli info replication 2>/dev/null)" in *role:master*) ;; *) exit 0 ;; esac
 wait_s=\${PRESTOP_WAIT_SECONDS:-20}
+start=$(date +%s)
+# The hand-over keeps up to ${HANDOVER_SECONDS} s of the budget.
+handover_s=$(( wait_s < ${HANDOVER_SECONDS * 2} ? wait_s / 2 : ${HANDOVER_SECONDS} ))
+turn_deadline=$(( start + wait_s - handover_s ))
+case "$(cli info replication 2>/dev/null)" in
+  *role:master*) ;;
+  *)
+    if rollout_wait ${RolloutQueue.REDIS} peers_in_sync "$turn_deadline"; then
+      log "replica stopping in its turn: every other instance is in sync"
+    else
+      log "no turn within $(( turn_deadline - start ))s (another instance down or out of sync); stopping anyway"
+    fi
+    # Down now, not after preStop returns: the next pod in the queue must see this one gone.
+    cli shutdown >/dev/null 2>&1 || true
+    exit 0 ;;
+esac
+# Pods stopped together by one apply reach their hooks within a moment of each other; let them queue.
+sleep ${ROLLOUT_GATHER_SECONDS}
+until others_done; do
+  if [ "$(date +%s)" -ge "$turn_deadline" ]; then log "replicas or sentinels still waiting or out of sync after $(( turn_deadline - start ))s; handing over anyway"; break; fi
+  sleep 0.5
+done
+case "$(cli info replication 2>/dev/null)" in *role:master*) ;; *) log "no longer master; stopping"; exit 0 ;; esac
 log "master is stopping: pausing writes and asking the sentinels to fail over"
-cli client pause "$(( wait_s * 1000 ))" write >/dev/null || true
+cli client pause "$(( handover_s * 1000 ))" write >/dev/null || true
 asked=""
 for s in $SENTINEL_HOSTS; do
   if [ "$(timeout 3 ${REDIS_CLI} -h "$s" -p "$SENTINEL_PORT" SENTINEL FAILOVER "$MASTER_NAME" 2>/dev/null)" = OK ]; then asked="$s"; break; fi
 done
 if [ -z "$asked" ]; then log "no sentinel accepted the failover; stopping as master"; cli client unpause >/dev/null || true; exit 0; fi
-deadline=$(( $(date +%s) + wait_s ))
+deadline=$(( $(date +%s) + handover_s ))
 while [ "$(date +%s)" -lt "$deadline" ]; do
   m=$(named_master)
   if [ -n "$m" ] && [ "$m" != "$ANNOUNCE_HOST" ]; then log "sentinels now name $m as master; stopping"; exit 0; fi
   sleep 0.2
 done
-log "no new master within \${wait_s}s; stopping anyway"
+log "no new master within \${handover_s}s; stopping anyway"
 `;
 }

@@ -5,7 +5,7 @@ import { RedisTls, TLS_FILES } from './tls';
 import { PodComponent, instanceLabel, labelObjects, recommendedLabels } from './labels';
 import { Persistence } from './persistence';
 import { ComputeResources } from './compute-resources';
-import { env, kplus, mountConfigAndData, peerService, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
+import { env, kplus, mountConfigAndData, peerService, resolveResources, rollOnConfigChange, scriptProbe, secretEnv, secureDeployment } from './plus';
 import { CHART_OWNED_DIRECTIVES, REDIS_PATHS, RedisProbeMode, renderRedisConf, renderRedisEntrypoint, renderRedisPreStop, renderRedisProbe } from './redis-config';
 import { checkDurationMs, checkImage, checkInt, checkRedisMemory, fail, userProp } from './validation';
 
@@ -58,15 +58,17 @@ export interface RedisInstanceOptions {
    */
   readonly resources?: ComputeResources;
   /**
-   * On a planned stop of the master (drain, rollout), a preStop hook pauses
-   * writes, asks the sentinels to fail over and waits for the switch, so the
-   * stop loses no writes and the write gap is shorter than after a crash.
+   * On a planned stop (drain, rollout), a preStop hook waits the pod's turn, so an apply that
+   * replaces every instance at once stops one replica at a time and the master last; the master
+   * then pauses writes, asks the sentinels to fail over and waits for the switch, so the stop
+   * loses no writes and the write gap is shorter than after a crash.
    * @default true
    */
   readonly failoverOnShutdown?: boolean;
   /**
-   * How long kubelet waits for a stopping pod (the preStop hook gets this minus 10 seconds).
-   * @default Duration.seconds(30)
+   * How long kubelet waits for a stopping pod. The preStop hook gets this minus 10 seconds: the
+   * master keeps up to 20 s of it for the hand-over and waits for the replicas with the rest.
+   * @default Duration.seconds(90)
    */
   readonly terminationGracePeriod?: Duration;
   /**
@@ -159,7 +161,7 @@ export class RedisInstance extends Construct {
       props.resources,
     );
     const extra = checkExtraConfig(this, props.extraConfig ?? {}, resources.memoryLimit);
-    const graceMs = checkDurationMs(this, 'terminationGracePeriod', props.terminationGracePeriod ?? Duration.seconds(30));
+    const graceMs = checkDurationMs(this, 'terminationGracePeriod', props.terminationGracePeriod ?? Duration.seconds(90));
     if (graceMs < 15_000) fail(this, 'terminationGracePeriod', `${graceMs}ms`, 'must be at least 15s: the preStop failover and the AOF flush need time');
     const failoverOnShutdown = props.failoverOnShutdown ?? true;
     props.tls?._validate(this);
@@ -220,6 +222,7 @@ export class RedisInstance extends Construct {
     this.container = this._deployment.containers[0];
     this._service.select(this._deployment);
     mountConfigAndData(this, this.container, config, claim, REDIS_PATHS);
+    rollOnConfigChange(this._deployment, config);
     this.container.mount(REDIS_PATHS.run, kplus.Volume.fromEmptyDir(this, 'Run', 'run', {
       medium: kplus.EmptyDirMedium.MEMORY,
       sizeLimit: Size.mebibytes(1),

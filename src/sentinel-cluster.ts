@@ -4,10 +4,10 @@ import { RedisAuth } from './auth';
 import { RedisTls, TLS_FILES } from './tls';
 import { Persistence } from './persistence';
 import { ComputeResources } from './compute-resources';
-import { env, kplus, mountConfigAndData, peerService, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
+import { env, kplus, mountConfigAndData, peerService, resolveResources, rollOnConfigChange, scriptProbe, secretEnv, secureDeployment } from './plus';
 import { COMPONENT_LABEL, INSTANCE_LABEL, PodComponent, instanceLabel, labelObjects, recommendedLabels } from './labels';
 import { DEFAULT_REDIS_IMAGE, REDIS_UID, RedisInstance } from './redis-instance';
-import { SENTINEL_PATHS, SentinelProbeMode, renderSentinelConf, renderSentinelEntrypoint, renderSentinelProbe, sentinelId } from './sentinel-config';
+import { SENTINEL_PATHS, SentinelProbeMode, renderSentinelConf, renderSentinelEntrypoint, renderSentinelPreStop, renderSentinelProbe, sentinelId } from './sentinel-config';
 import { checkDurationMs, checkImage, checkInt, checkMasterName, fail } from './validation';
 
 /** The port every sentinel listens on. */
@@ -62,6 +62,13 @@ export interface SentinelClusterOptions {
    * @default - requests 50m CPU and 32Mi, limits 250m CPU and 128Mi
    */
   readonly resources?: ComputeResources;
+  /**
+   * How long kubelet waits for a stopping sentinel. Its preStop hook gets this minus 10 seconds to
+   * wait its turn: when an apply replaces every sentinel at once, they stop one at a time, each
+   * after the one before is back and serving.
+   * @default Duration.seconds(60)
+   */
+  readonly terminationGracePeriod?: Duration;
 }
 
 /** Props of a {@link SentinelCluster}. */
@@ -116,6 +123,8 @@ export class SentinelCluster extends Construct {
     if (failoverMs <= downAfterMs) fail(this, 'failoverTimeout', `${failoverMs}ms`, `must be greater than downAfter (${downAfterMs}ms)`);
     const parallelSyncs = checkInt(this, 'parallelSyncs', props.parallelSyncs ?? 1, 1);
     const image = checkImage(this, 'image', props.image ?? DEFAULT_REDIS_IMAGE);
+    const graceMs = checkDurationMs(this, 'terminationGracePeriod', props.terminationGracePeriod ?? Duration.seconds(60));
+    if (graceMs < 15_000) fail(this, 'terminationGracePeriod', `${graceMs}ms`, 'must be at least 15s: a stopping sentinel waits for the one before it');
 
     this.instances = props.instances;
     const masters = props.instances.filter((i) => !i.replicaOf);
@@ -144,6 +153,7 @@ export class SentinelCluster extends Construct {
         'sentinel-master.conf': template.master,
         'entrypoint.sh': renderSentinelEntrypoint(),
         'probe.sh': renderSentinelProbe(),
+        'prestop.sh': renderSentinelPreStop(),
       },
     });
 
@@ -159,6 +169,7 @@ export class SentinelCluster extends Construct {
     const probe = (mode: SentinelProbeMode) => ['sh', `${SENTINEL_PATHS.config}/probe.sh`, mode];
 
     this.sentinelHosts = [];
+    const containers: kplus.Container[] = [];
     for (let i = 1; i <= count; i++) {
       const sentinel = new Construct(this, `Sentinel${i}`);
       const service = peerService(sentinel, 'Service', { name: 'sentinel', port: SENTINEL_PORT });
@@ -178,6 +189,7 @@ export class SentinelCluster extends Construct {
           INITIAL_MASTER_PORT: env(master.port),
           REDIS_HOSTS: env(props.instances.map((i) => i.host).join(' ')),
           REDIS_PORT: env(master.port),
+          PRESTOP_WAIT_SECONDS: env(Math.floor(graceMs / 1000) - 10),
           ...(password ? { REDIS_PASSWORD: password } : {}),
           ...(this.tls ? { TLS_ARGS: env(this.tls._cliArgs()) } : {}),
         },
@@ -185,16 +197,23 @@ export class SentinelCluster extends Construct {
         resources,
         readiness: scriptProbe(probe(SentinelProbeMode.READINESS), Duration.seconds(5), 3),
         liveness: scriptProbe(probe(SentinelProbeMode.LIVENESS), Duration.seconds(10), 3),
+        preStop: ['sh', `${SENTINEL_PATHS.config}/prestop.sh`],
+        terminationGracePeriod: Duration.millis(graceMs),
         replicas: 1,
         recreate: true,
         labels,
       });
       service.select(deployment);
       mountConfigAndData(sentinel, deployment.containers[0], config, claim, SENTINEL_PATHS);
+      rollOnConfigChange(deployment, config);
       this.tls?._mount(sentinel, deployment.containers[0], false);
       this.sentinelHosts.push(service.name);
       this.deployments.push(ApiObject.of(deployment));
+      containers.push(deployment.containers[0]);
     }
+
+    // Each sentinel's preStop checks the others before it stops.
+    for (const c of containers) c.env.addVariable('SENTINEL_HOSTS', env(this.sentinelHosts.join(' ')));
 
     const headless = new kplus.Service(this, 'Service', {
       clusterIP: 'None',

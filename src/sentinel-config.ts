@@ -1,5 +1,6 @@
 import { createHash } from 'crypto';
 import { TlsPaths, renderTlsDirectives } from './redis-config';
+import { RolloutQueue, renderRolloutFns } from './rollout-script';
 import { CLI_AUTH, REDIS_CLI, CONF_QUOTE_FN, LOCAL_HOST_FN, SCRIPT_HEADER, logFn } from './shell';
 
 /** Where the pieces of a sentinel pod live inside the container. */
@@ -114,6 +115,28 @@ umask 077
 } > "$conf.tmp"
 mv "$conf.tmp" "$conf"
 exec redis-server "$conf" --sentinel
+`;
+}
+
+/**
+ * The preStop hook of a sentinel: waits its turn (one sentinel down at a time, the others serving;
+ * see {@link renderRolloutFns}), then shuts the sentinel down so the next one sees it gone. Bounded
+ * by `PRESTOP_WAIT_SECONDS`; past it the sentinel stops anyway.
+ */
+export function renderSentinelPreStop(): string {
+  return `${SCRIPT_HEADER}# Stops this sentinel in its turn.
+${logFn('sentinel-prestop')}
+${LOCAL_HOST_FN}
+${CLI_AUTH}
+${renderRolloutFns()}
+[ -n "\${SENTINEL_HOSTS:-}" ] || exit 0
+start=$(date +%s)
+if rollout_wait ${RolloutQueue.SENTINEL} sentinels_serving "$(( start + \${PRESTOP_WAIT_SECONDS:-20} ))"; then
+  log "stopping in turn: every other sentinel is serving"
+else
+  log "no turn within \${PRESTOP_WAIT_SECONDS:-20}s (another sentinel down, or no master known); stopping anyway"
+fi
+timeout 3 ${REDIS_CLI} -h "$(local_host)" -p "$SENTINEL_PORT" SHUTDOWN >/dev/null 2>&1 || true
 `;
 }
 

@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { HAPROXY_PATHS, renderHaproxyConf, renderQuorumGuardLua, sentinelCheckMilliseconds } from './haproxy-config';
 import { TLS_FILES } from './tls';
 import { ComputeResources } from './compute-resources';
-import { env, kplus, namespaceEnv, resolveResources, secretEnv, secureDeployment } from './plus';
+import { env, kplus, namespaceEnv, resolveResources, rollOnConfigChange, secretEnv, secureDeployment } from './plus';
 import { INSTANCE_LABEL, PodComponent, labelObjects, recommendedLabels } from './labels';
 import { REDIS_PORT } from './redis-instance';
 import { SentinelCluster } from './sentinel-cluster';
@@ -203,6 +203,7 @@ export class SentinelProxy extends Construct {
       kplus.Volume.fromConfigMap(this, 'ConfigVolume', config, { name: 'config', defaultMode: 0o444 }),
       { readOnly: true },
     );
+    rollOnConfigChange(this._deployment, config);
     sentinels.tls?._mount(this, this._deployment.containers[0], true);
 
     this._service = new kplus.Service(this, 'Service', {

@@ -83,9 +83,11 @@ describe('renderRedisPreStop', () => {
   test('passes sh -n and shellcheck', () => {
     expect(lintScript(script)).toBe('');
   });
-  test('acts only on a master with sentinels: pause writes, SENTINEL FAILOVER, bounded wait for another master', () => {
-    expect(script).toContain('*role:master*) ;; *) exit 0 ;;');
-    expect(script).toContain('client pause "$(( wait_s * 1000 ))" write');
+  test('a replica waits its turn and shuts down; the master waits for the others, pauses writes, SENTINEL FAILOVER, bounded wait', () => {
+    expect(script).toContain('rollout_wait redis peers_in_sync "$turn_deadline"');
+    expect(script).toContain('cli shutdown');
+    expect(script).toContain('until others_done; do');
+    expect(script).toContain('client pause "$(( handover_s * 1000 ))" write');
     expect(script).toContain('SENTINEL FAILOVER "$MASTER_NAME"');
     expect(script).toContain('[ "$m" != "$ANNOUNCE_HOST" ]');
     expect(script).toContain('while [ "$(date +%s)" -lt "$deadline" ]');

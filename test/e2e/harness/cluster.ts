@@ -375,6 +375,39 @@ export class Cluster implements PodHost {
     }
   }
 
+  /**
+   * Applies re-synthesized manifests while the pods run, as `kubectl apply` does with Deployments of
+   * strategy Recreate: every pod whose template changed is stopped at once (preStop hook, SIGTERM,
+   * grace period), and each starts with its new template as soon as it is gone. Returns the pods
+   * replaced, once every one of them has started again.
+   */
+  async rollout(manifests: K8sObject[]): Promise<Pod[]> {
+    const changed: Array<{ pod: Pod; template: K8sObject }> = [];
+    for (const o of manifests.filter((x) => x?.kind === 'Deployment')) {
+      const old = this.objects.find((x) => x.kind === 'Deployment' && nameOf(x) === nameOf(o) && nsOf(x) === nsOf(o));
+      if (!old) throw new Error(`rollout: Deployment ${nameOf(o)} is new; the harness only updates existing workloads`);
+      if (JSON.stringify(old.spec.template) === JSON.stringify(o.spec.template)) continue;
+      for (const pod of this.pods.filter((p) => p.owner.kind === 'Deployment' && p.owner.name === nameOf(o))) changed.push({ pod, template: o.spec.template });
+    }
+    // ConfigMaps and Secrets change at once; running pods keep the files they started with (kubelet
+    // refreshes mounted ConfigMaps only later), new pods get the new ones.
+    const configs = manifests.filter((x) => x?.kind === 'ConfigMap' || x?.kind === 'Secret');
+    for (const o of configs) {
+      const i = this.objects.findIndex((x) => x.kind === o.kind && nameOf(x) === nameOf(o) && nsOf(x) === nsOf(o));
+      if (i >= 0) this.objects[i] = o;
+      else this.objects.push(o);
+    }
+    this.note(`rollout: replacing ${changed.map((c) => c.pod.name).join(', ') || 'nothing'}`);
+    await Promise.all(changed.map(async ({ pod, template }) => {
+      await pod.stop();
+      const i = this.objects.findIndex((x) => x.kind === 'Deployment' && nameOf(x) === pod.owner.name && nsOf(x) === pod.namespace);
+      this.objects[i] = { ...this.objects[i], spec: { ...this.objects[i].spec, template } };
+      pod.replaceTemplate(template);
+      await this.startPod(pod);
+    }));
+    return changed.map((c) => c.pod);
+  }
+
   private findObject(kind: string, name: string, ns: string): K8sObject | undefined {
     return this.objects.find((o) => o.kind === kind && o.metadata?.name === name && nsOf(o) === ns);
   }

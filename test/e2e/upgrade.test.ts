@@ -1,0 +1,144 @@
+/**
+ * Upgrades: a re-synthesized chart applied the way `kubectl apply` applies it (every changed
+ * Deployment's pod stopped at once, preStop hooks run, each new pod started when the old one is
+ * gone). The preStop hooks take turns: at no moment are two Redis instances or two sentinels down,
+ * the master goes last after a hand-over, and nothing acknowledged is lost.
+ */
+import { Duration } from 'cdk8s';
+import { RedisHaProps } from '../../src';
+import { HaEnv } from './redis-ha-env';
+import { Pod, Writer, sleep, waitUntil } from './harness';
+
+jest.setTimeout(300_000);
+
+/** The chart's default timings; a settings change the test can see in every pod. */
+/** Another tag of the same release: the harness runs the host's binaries for both. */
+const NEXT_IMAGE = 'redis:7.0.15-bookworm';
+const BASE: RedisHaProps = { redis: { extraConfig: { 'maxmemory-policy': 'noeviction' } } };
+
+interface Watch {
+  /** Most Redis pods down at one sample, and most sentinels. */
+  maxRedisDown: number;
+  maxSentinelsDown: number;
+  /** When each pod was last seen going down, and coming back, ms since epoch. */
+  downAt: Map<Pod, number>;
+  upAt: Map<Pod, number>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Samples every 100 ms which Redis instances and sentinels answer (INFO replication, SENTINEL
+ * get-master-addr-by-name): a pod counts as down while its process is not running or it failed to
+ * answer within 1 s twice in a row (a restarted pod is down until it serves again).
+ */
+function watchPods(env: HaEnv): Watch {
+  const w: Watch = { maxRedisDown: 0, maxSentinelsDown: 0, downAt: new Map(), upAt: new Map(), stop: async () => undefined };
+  const pods = [...env.redis, ...env.sentinels];
+  const misses = new Map<Pod, number>(pods.map((p) => [p, 0]));
+  const wasUp = new Map<Pod, boolean>(pods.map((p) => [p, true]));
+  const answers = async (p: Pod): Promise<boolean> => {
+    if (!p.running) return false;
+    try {
+      if (env.redis.includes(p)) await env.role(p);
+      else if ((await env.sentinelMaster(p)) === undefined) return false;
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  let on = true;
+  const loop = (async () => {
+    while (on) {
+      const t = Date.now();
+      const results = await Promise.all(pods.map(answers));
+      pods.forEach((p, i) => {
+        misses.set(p, results[i] ? 0 : (misses.get(p) as number) + (p.running ? 1 : 2));
+        const up = (misses.get(p) as number) < 2;
+        if (up !== wasUp.get(p)) (up ? w.upAt : w.downAt).set(p, up ? t : Date.now());
+        wasUp.set(p, up);
+      });
+      w.maxRedisDown = Math.max(w.maxRedisDown, env.redis.filter((p) => !wasUp.get(p)).length);
+      w.maxSentinelsDown = Math.max(w.maxSentinelsDown, env.sentinels.filter((p) => !wasUp.get(p)).length);
+      await sleep(Math.max(0, 100 - (Date.now() - t)));
+    }
+  })();
+  w.stop = async () => {
+    on = false;
+    await loop;
+  };
+  return w;
+}
+
+describe('upgrades: one instance at a time, the master last', () => {
+  let env: HaEnv;
+  beforeAll(async () => {
+    env = await HaEnv.create({ subnet: 219, name: 'upgrade', props: BASE, network: 'netns' });
+  });
+  afterAll(async () => env?.shutdown());
+
+  async function upgrade(label: string, next: RedisHaProps): Promise<void> {
+    const master = await env.settle(60_000, { proxy: true });
+    const plain = new Writer(() => env.connectProxy(), { mode: 'set', prefix: `${label}:plain` }).start();
+    const durable = new Writer(() => env.connectProxy(), { mode: 'wait', prefix: `${label}:wait`, waitMs: 1000 }).start();
+    const watch = watchPods(env);
+    let replaced: Pod[] = [];
+    let from = 0;
+    let to = 0;
+    try {
+      await waitUntil(() => plain.acked.length > 100 && durable.waitAcked.length > 30, 15_000, 'writers warmed up');
+      from = Date.now();
+      replaced = await env.cluster.rollout(HaEnv.synth(next).manifests);
+      const doneAt = Date.now();
+      await waitUntil(() => plain.firstAckAfter(doneAt) !== undefined, 30_000, 'writes after the rollout');
+      to = Date.now();
+    } finally {
+      await watch.stop();
+      await plain.stop();
+      await durable.stop();
+    }
+    const after = await env.settle(60_000, { proxy: true });
+    const c = await env.connectPod(after);
+    const vp = await plain.verify(c).finally(() => c.close());
+    const c2 = await env.connectPod(after);
+    const vd = await durable.verify(c2).finally(() => c2.close());
+    const others = env.redis.filter((p) => p !== master);
+    console.log(`[e2e] upgrade ${label}: replaced ${replaced.length} pods in ${to - from} ms; master redis${env.num(master)} -> redis${env.num(after)}; ` +
+      `longest write pause ${plain.maxAckPause(from, to)} ms; most down at once: redis ${watch.maxRedisDown}, sentinels ${watch.maxSentinelsDown}; ` +
+      `plain acked ${vp.checked}, lost ${vp.missing.length}; WAIT-acked ${durable.waitAcked.length}, lost ${vd.missingWaitAcked.length}; ` +
+      `failures ${JSON.stringify(plain.failureSummary())}`);
+
+    expect(replaced).toEqual(expect.arrayContaining([...env.redis, ...env.sentinels]));
+    expect(watch.maxRedisDown).toBe(1);
+    expect(watch.maxSentinelsDown).toBe(1);
+    // The master went down last, after every other instance was back.
+    for (const p of others) expect(watch.upAt.get(p)).toBeLessThan(watch.downAt.get(master) as number);
+    expect(after).not.toBe(master);
+    expect(vp.missing).toEqual([]);
+    expect(vd.missingWaitAcked).toEqual([]);
+    expect(await env.masters()).toEqual([after]);
+  }
+
+  test('an image change', async () => {
+    await upgrade('image', { ...BASE, redis: { ...BASE.redis, image: NEXT_IMAGE }, sentinel: { image: NEXT_IMAGE } });
+  });
+
+  test('a settings change of the Redis instances and the sentinels', async () => {
+    const next: RedisHaProps = {
+      redis: { image: NEXT_IMAGE, extraConfig: { 'maxmemory-policy': 'volatile-lru' } },
+      sentinel: { image: NEXT_IMAGE, failoverTimeout: Duration.seconds(20) },
+    };
+    await upgrade('config', next);
+    for (const p of env.redis) {
+      const c = await env.connectPod(p);
+      try {
+        expect(await c.command('CONFIG', 'GET', 'maxmemory-policy')).toEqual(['maxmemory-policy', 'volatile-lru']);
+      } finally {
+        c.close();
+      }
+    }
+    for (const s of env.sentinels) {
+      const m = await env.on<string[]>(s, ['SENTINEL', 'MASTER', env.masterName], env.sentinelPort);
+      expect(m[m.indexOf('failover-timeout') + 1]).toBe('20000');
+    }
+  });
+});
