@@ -213,6 +213,16 @@ export function writeReport(
       `through the role-only baseline: ${p.lost.roleOnly} of ${p.acked.roleOnly}.`, '');
   }
 
+  // ------------------------------------------------------------------ upgrade
+  if (json.upgrade) {
+    const u = json.upgrade;
+    L.push('## 7. Upgrade: every Deployment changed by one apply (bench/upgrade.ts)', '');
+    L.push(`${u.what}.`, '');
+    L.push('| | longest write pause | apply to writes flowing | acknowledged lost | WAIT-acknowledged lost |', '| --- | --- | --- | --- | --- |');
+    for (const k of ['ours', 'allAtOnce']) L.push(`| ${k === 'ours' ? 'chart (one at a time, master last)' : 'all at once'} | ${u.pauseMs[k]} ms | ${u.rolloutMs[k]} ms | ${u.lost[k]} | ${u.waitLost[k]} |`);
+    L.push('');
+  }
+
   // ------------------------------------------------------------------ picture
   if (picture) {
     L.push('## 5. One failover, as a picture', '');

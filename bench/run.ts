@@ -5,7 +5,7 @@
  *   BENCH_KILLS=5   SIGKILLs per down-after setting (at least 5 for the report)
  *   BENCH_SECONDS=5 target duration of each direct redis-benchmark test
  *   BENCH_STALE_REPEATS=3 stale-master runs as the original design, restarted as soon as the sentinels switched
- *   BENCH_ONLY=failover,stale,proxy,synth,partition   run a subset (the report then holds only those)
+ *   BENCH_ONLY=failover,stale,proxy,synth,partition,upgrade   run a subset (the report then holds only those)
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -20,6 +20,7 @@ import { ProxyFigure, ProxyTarget, measureProxy } from './proxy';
 import { writeReport } from './report';
 import { ROLE_ONLY, StaleRun, measureStaleMaster } from './stale-master';
 import { PartitionFigure, measurePartition } from './partition';
+import { UpgradeFigure, measureUpgrade } from './upgrade';
 import { failoverSvg } from './svg';
 import { SynthFigures, measureSynth } from './synth';
 
@@ -32,9 +33,9 @@ const STALE_PROXIES = [
   { key: 'ours', label: 'chart (sentinel quorum + role)' },
   { key: 'roleOnly', label: 'role-only baseline', variant: ROLE_ONLY },
 ];
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'failover,stale,proxy,synth,partition').split(',').map((s) => s.trim()));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'failover,stale,proxy,synth,partition,upgrade').split(',').map((s) => s.trim()));
 // Loopback subnets 127.<n>.x.y of the bench's clusters (the e2e suites use 2xx).
-const SUBNETS = { failover5000: 121, failover2000: 122, defaults: 123, partition: 124 };
+const SUBNETS = { failover5000: 121, failover2000: 122, defaults: 123, partition: 124, upgrade: 125 };
 
 const started = Date.now();
 function log(msg: string): void {
@@ -119,6 +120,7 @@ async function main(): Promise<number> {
     proxyTargets: ProxyTarget[];
     synth?: SynthFigures;
     partition?: PartitionFigure;
+    upgrade?: UpgradeFigure;
   } = { failover: [], stale: [], proxyTargets: [] };
   log(`machine ${JSON.stringify(machine())}; foreign load ${JSON.stringify(load.start)}`);
 
@@ -225,6 +227,15 @@ async function main(): Promise<number> {
     }
   }
 
+  if (ONLY.has('upgrade')) {
+    try {
+      results.upgrade = await measureUpgrade({ subnet: SUBNETS.upgrade, log });
+    } catch (e) {
+      errors.push(`upgrade: ${errText(e)}`);
+      log(`upgrade: FAILED ${errText(e)}`);
+    }
+  }
+
   load.end = foreignLoad();
   const runtimeMs = Date.now() - started;
   const meta = { generatedAt: new Date().toISOString(), runtimeMs, machine: machine(), versions: versions(), load, kills: KILLS, seconds: SECONDS };
@@ -304,6 +315,14 @@ function buildJson(meta: any, r: any, chartDefaultDownAfter: number, errors: str
       durationMs: r.partition.durationMs,
       mastersAfter: r.partition.mastersAfter,
       perProxy: r.partition.outcome.perProxy,
+    },
+    upgrade: r.upgrade && {
+      what: 'a new image for every Redis instance and sentinel, applied as kubectl apply does with Recreate (every changed pod stopped at once, preStop hooks run), under a plain writer and a WAIT 1 writer through the proxy; allAtOnce: the same hooks with the turn-taking off',
+      pauseMs: { ours: r.upgrade.ours.pauseMs, allAtOnce: r.upgrade.allAtOnce.pauseMs },
+      rolloutMs: { ours: r.upgrade.ours.rolloutMs, allAtOnce: r.upgrade.allAtOnce.rolloutMs },
+      lost: { ours: r.upgrade.ours.lost, allAtOnce: r.upgrade.allAtOnce.lost },
+      waitLost: { ours: r.upgrade.ours.waitLost, allAtOnce: r.upgrade.allAtOnce.waitLost },
+      runs: r.upgrade,
     },
     errors,
   };

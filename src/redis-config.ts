@@ -356,8 +356,8 @@ case "$(cli info replication 2>/dev/null)" in
     exit 0 ;;
 esac
 # Pods stopped together by one apply reach their hooks within a moment of each other; let them queue.
-sleep ${ROLLOUT_GATHER_SECONDS}
-until others_done; do
+[ "\${ROLLOUT_ORDERED:-true}" = false ] || sleep ${ROLLOUT_GATHER_SECONDS}
+until [ "\${ROLLOUT_ORDERED:-true}" = false ] || others_done; do
   if [ "$(date +%s)" -ge "$turn_deadline" ]; then log "replicas or sentinels still waiting or out of sync after $(( turn_deadline - start ))s; handing over anyway"; break; fi
   sleep 0.5
 done

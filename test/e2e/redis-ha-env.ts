@@ -25,6 +25,8 @@ export interface HaEnvOptions {
   dns?: boolean;
   /** Pod networks (default loopback); 'netns' gives real networks, Services that follow readiness and partitions. */
   network?: 'loopback' | 'netns';
+  /** Changes the synthesized manifests before they run (a benchmark baseline). */
+  patch?: (manifests: K8sObject[]) => void;
 }
 
 export interface RoleInfo {
@@ -51,6 +53,7 @@ export class HaEnv {
 
   static async create(opts: HaEnvOptions): Promise<HaEnv> {
     const { ha, manifests } = HaEnv.synth(opts.props);
+    opts.patch?.(manifests);
     const secrets: Record<string, Record<string, string>> = opts.props?.auth ? { [opts.props.auth.secretName]: { [opts.props.auth.key]: opts.password ?? '' } } : {};
     const tls = opts.props?.tls;
     if (tls) {

@@ -1,0 +1,86 @@
+/**
+ * An upgrade under a steady writer through the proxy: a re-synthesized chart with a new image for
+ * the Redis instances and the sentinels, applied as `kubectl apply` applies it (every changed pod
+ * stopped at once, preStop hooks run, new pods started as the old are gone). Measured for the chart
+ * (hooks take turns, the master last) and for the all-at-once baseline (the same hooks with the
+ * turn-taking off: each stops at once, the master still hands over), in the same run.
+ */
+import { HaEnv } from '../test/e2e/redis-ha-env';
+import { K8sObject, Writer, waitUntil } from '../test/e2e/harness';
+
+/** Another tag of the same release: the harness runs the host's binaries for both. */
+const NEXT_IMAGE = 'redis:7.0.15-bookworm';
+
+export interface UpgradeRun {
+  /** Longest time without an acknowledged write, from the apply until writes flow after it. */
+  readonly pauseMs: number;
+  readonly rolloutMs: number;
+  readonly acked: number;
+  readonly lost: number;
+  readonly waitAcked: number;
+  readonly waitLost: number;
+}
+
+export interface UpgradeFigure {
+  readonly ours: UpgradeRun;
+  readonly allAtOnce: UpgradeRun;
+}
+
+/** Turns the hooks' turn-taking off in every Redis and sentinel container (the baseline). */
+function allAtOnce(manifests: K8sObject[]): void {
+  for (const o of manifests.filter((m) => m.kind === 'Deployment')) {
+    for (const c of o.spec.template.spec.containers) {
+      if (c.lifecycle?.preStop) c.env = [...(c.env ?? []), { name: 'ROLLOUT_ORDERED', value: 'false' }];
+    }
+  }
+}
+
+async function run(subnet: number, name: string, patch: ((m: K8sObject[]) => void) | undefined, log: (m: string) => void): Promise<UpgradeRun> {
+  const env = await HaEnv.create({ subnet, name, network: 'netns', patch });
+  try {
+    await env.settle(60_000, { proxy: true });
+    const plain = new Writer(() => env.connectProxy(), { mode: 'set', prefix: `${name}:plain` }).start();
+    const durable = new Writer(() => env.connectProxy(), { mode: 'wait', prefix: `${name}:wait`, waitMs: 1000 }).start();
+    let from = 0;
+    let to = 0;
+    try {
+      await waitUntil(() => plain.acked.length > 100 && durable.waitAcked.length > 30, 15_000, 'writers warmed up');
+      const next = HaEnv.synth({ redis: { image: NEXT_IMAGE }, sentinel: { image: NEXT_IMAGE } }).manifests;
+      patch?.(next);
+      from = Date.now();
+      await env.cluster.rollout(next);
+      const doneAt = Date.now();
+      await waitUntil(() => plain.firstAckAfter(doneAt) !== undefined, 60_000, 'writes after the rollout');
+      to = Date.now();
+    } finally {
+      await plain.stop();
+      await durable.stop();
+    }
+    const master = await env.settle(60_000, { proxy: true });
+    const c = await env.connectPod(master);
+    try {
+      const vp = await plain.verify(c);
+      const vd = await durable.verify(c);
+      const r: UpgradeRun = {
+        pauseMs: plain.maxAckPause(from, to),
+        rolloutMs: to - from,
+        acked: vp.checked,
+        lost: vp.missing.length,
+        waitAcked: durable.waitAcked.length,
+        waitLost: vd.missingWaitAcked.length,
+      };
+      log(`upgrade ${name}: ${JSON.stringify(r)}`);
+      return r;
+    } finally {
+      c.close();
+    }
+  } finally {
+    await env.shutdown();
+  }
+}
+
+export async function measureUpgrade(o: { subnet: number; log: (m: string) => void }): Promise<UpgradeFigure> {
+  const ours = await run(o.subnet, 'bench-upgrade', undefined, o.log);
+  const base = await run(o.subnet + 1, 'bench-upgrade-all-at-once', allAtOnce, o.log);
+  return { ours, allAtOnce: base };
+}
