@@ -86,7 +86,7 @@ describe('renderRedisPreStop', () => {
   test('a replica waits its turn and shuts down; the master waits for the others, pauses writes, SENTINEL FAILOVER, bounded wait', () => {
     expect(script).toContain('rollout_wait redis peers_in_sync "$turn_deadline"');
     expect(script).toContain('cli shutdown');
-    expect(script).toContain('until others_done; do');
+    expect(script).toContain('|| others_done; do');
     expect(script).toContain('client pause "$(( handover_s * 1000 ))" write');
     expect(script).toContain('SENTINEL FAILOVER "$MASTER_NAME"');
     expect(script).toContain('[ "$m" != "$ANNOUNCE_HOST" ]');
