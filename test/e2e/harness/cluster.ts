@@ -6,7 +6,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { DnsResponder } from './dns';
+import { DnsProcess } from './dns';
 import { Container, ExecOptions, ExecResult, Pod, PodHost, ProbeKind, tail } from './kubelet';
 import { K8sObject, Secrets, b64decode, expandVars, labelsMatch, nameOf, nsOf } from './manifest';
 import { NetPlan, PartitionHandle, PartitionMember, PodNetwork, assertPrivateNetns } from './network';
@@ -68,7 +68,7 @@ export class Cluster implements PodHost {
   private readonly dnsNames = new Map<string, string[]>();
   /** network 'netns': Service names, answered from current endpoints. */
   private readonly dnsServices = new Map<string, ServiceInfo>();
-  private dnsResponder?: DnsResponder;
+  private dnsResponder?: DnsProcess;
   /** The nameserver written to every pod's /etc/resolv.conf. */
   readonly nameserver: string;
   /** Pod networks and VIPs (network: 'netns' only). */
@@ -220,6 +220,16 @@ export class Cluster implements PodHost {
   }
 
   /** What the DNS stand-in answers for a name (undefined: NXDOMAIN). */
+  /** Every name the DNS stand-in answers, with its addresses now (Services follow readiness). */
+  dnsTable(): Record<string, string[]> {
+    const out: Record<string, string[]> = {};
+    for (const n of [...this.dnsServices.keys(), ...this.dnsNames.keys()]) {
+      const a = this.dnsLookup(n);
+      if (a && a.length) out[n] = a;
+    }
+    return out;
+  }
+
   dnsLookup(name: string): string[] | undefined {
     const n = name.toLowerCase().replace(/\.$/, '');
     const svc = this.dnsServices.get(n);
@@ -522,7 +532,7 @@ export class Cluster implements PodHost {
       await this.network.setup();
     }
     if ((this.opts.dns || this.netns) && !this.dnsResponder) {
-      const d = new DnsResponder(this.nameserver, (n) => this.dnsLookup(n));
+      const d = new DnsProcess(this.nameserver, () => this.dnsTable());
       await d.start();
       this.dnsResponder = d;
       this.log(`DNS stand-in listening on ${this.nameserver}:53`);

@@ -4,7 +4,11 @@
  * at run time through the nameservers of /etc/resolv.conf rather than libc (e.g. HAProxy `resolvers`,
  * which marks servers down for maintenance when no nameserver ever answers).
  */
+import { ChildProcess, fork } from 'child_process';
 import * as dgram from 'dgram';
+import * as path from 'path';
+import { registerGroup, unregisterGroup } from './registry';
+import { withTimeout } from './util';
 
 export class DnsResponder {
   private socket?: dgram.Socket;
@@ -87,5 +91,61 @@ export class DnsResponder {
     h.writeUInt16BE(0, 8);
     h.writeUInt16BE(0, 10);
     return Buffer.concat([h, question]);
+  }
+}
+
+/**
+ * A {@link DnsResponder} in a child process, fed a snapshot of the names whenever it changes: its
+ * answers do not wait for the test process's event loop.
+ */
+export class DnsProcess {
+  private child?: ChildProcess;
+  private sent = '';
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    readonly address: string,
+    /** Every name the stand-in answers, with its current addresses. */
+    private readonly snapshot: () => Record<string, string[]>,
+  ) {}
+
+  async start(timeoutMs = 20_000): Promise<void> {
+    const child = fork(path.join(__dirname, 'dns-child.ts'), [this.address], {
+      execArgv: ['-r', 'ts-node/register/transpile-only'],
+      detached: true,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    if (child.pid === undefined) throw new Error('failed to start the DNS stand-in');
+    registerGroup(child.pid);
+    this.child = child;
+    this.push();
+    await withTimeout(new Promise<void>((resolve, reject) => {
+      child.once('message', () => resolve());
+      child.once('exit', (code) => reject(new Error(`DNS stand-in exited with code ${code}`)));
+    }), timeoutMs, 'the DNS stand-in');
+    this.timer = setInterval(() => this.push(), 100);
+    this.timer.unref();
+  }
+
+  /** Sends the names when they changed. */
+  push(): void {
+    const table = this.snapshot();
+    const text = JSON.stringify(table);
+    if (text === this.sent || !this.child?.connected) return;
+    this.sent = text;
+    this.child.send(table);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    const pid = this.child?.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+    unregisterGroup(pid);
+    this.child = undefined;
   }
 }
