@@ -7,7 +7,7 @@
 import { Duration } from 'cdk8s';
 import { RedisHaProps } from '../../src';
 import { HaEnv } from './redis-ha-env';
-import { Pod, Writer, sleep, waitUntil } from './harness';
+import { Pod, Writer, errText, sleep, waitUntil } from './harness';
 
 jest.setTimeout(300_000);
 
@@ -27,38 +27,34 @@ interface Watch {
 }
 
 /**
- * Samples every 100 ms which Redis instances and sentinels answer (INFO replication, SENTINEL
- * get-master-addr-by-name): a pod counts as down while its process is not running or it failed to
- * answer within 1 s twice in a row (a restarted pod is down until it serves again).
+ * Samples every 100 ms which Redis instances and sentinels serve (INFO replication, SENTINEL
+ * get-master-addr-by-name). A pod is down while its process is not running or it refuses or fails
+ * the request; an answer slower than 2 s (a loaded machine) leaves its state as it was.
  */
 function watchPods(env: HaEnv): Watch {
   const w: Watch = { maxRedisDown: 0, maxSentinelsDown: 0, downAt: new Map(), upAt: new Map(), stop: async () => undefined };
   const pods = [...env.redis, ...env.sentinels];
-  const misses = new Map<Pod, number>(pods.map((p) => [p, 0]));
-  const wasUp = new Map<Pod, boolean>(pods.map((p) => [p, true]));
-  const answers = async (p: Pod): Promise<boolean> => {
+  const up = new Map<Pod, boolean>(pods.map((p) => [p, true]));
+  const serves = async (p: Pod): Promise<boolean | undefined> => {
     if (!p.running) return false;
-    try {
-      if (env.redis.includes(p)) await env.role(p);
-      else if ((await env.sentinelMaster(p)) === undefined) return false;
-      return true;
-    } catch {
-      return false;
-    }
+    const ask = env.redis.includes(p)
+      ? env.role(p).then(() => true)
+      : env.on<string[] | null>(p, ['SENTINEL', 'get-master-addr-by-name', env.masterName], env.sentinelPort).then((r) => r !== null);
+    const slow = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2000).unref());
+    return Promise.race([ask.catch((e) => (/timed out/.test(errText(e)) ? undefined : false)), slow]);
   };
   let on = true;
   const loop = (async () => {
     while (on) {
       const t = Date.now();
-      const results = await Promise.all(pods.map(answers));
+      const results = await Promise.all(pods.map(serves));
       pods.forEach((p, i) => {
-        misses.set(p, results[i] ? 0 : (misses.get(p) as number) + (p.running ? 1 : 2));
-        const up = (misses.get(p) as number) < 2;
-        if (up !== wasUp.get(p)) (up ? w.upAt : w.downAt).set(p, up ? t : Date.now());
-        wasUp.set(p, up);
+        const now = results[i] ?? up.get(p) as boolean;
+        if (now !== up.get(p)) (now ? w.upAt : w.downAt).set(p, t);
+        up.set(p, now);
       });
-      w.maxRedisDown = Math.max(w.maxRedisDown, env.redis.filter((p) => !wasUp.get(p)).length);
-      w.maxSentinelsDown = Math.max(w.maxSentinelsDown, env.sentinels.filter((p) => !wasUp.get(p)).length);
+      w.maxRedisDown = Math.max(w.maxRedisDown, env.redis.filter((p) => !up.get(p)).length);
+      w.maxSentinelsDown = Math.max(w.maxSentinelsDown, env.sentinels.filter((p) => !up.get(p)).length);
       await sleep(Math.max(0, 100 - (Date.now() - t)));
     }
   })();
