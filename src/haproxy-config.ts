@@ -17,15 +17,14 @@ export interface HaproxyConfValues {
   /** HTTP port answering `/ready` (has a master) and `/healthz` (process up). */
   readonly healthPort: number;
   readonly masterName: string;
-  /**
-   * Appended to each host to form the address HAProxy resolves, e.g.
-   * `.${POD_NAMESPACE}.svc.cluster.local`: HAProxy's resolver applies no search domains.
-   */
-  readonly addressSuffix: string;
   /** Sentinels that must name a server as master before it gets traffic. */
   readonly quorum: number;
-  /** Redis instances; `host` is the name the sentinels announce them by. */
+  /**
+   * Redis instances; `host` is the fully qualified name they announce, which the sentinels name them by
+   * (HAProxy's resolver applies no search domains), e.g. `svc.${POD_NAMESPACE}.svc.cluster.local`.
+   */
   readonly redis: HaproxyEndpoint[];
+  /** Sentinels, by fully qualified name. */
   readonly sentinels: HaproxyEndpoint[];
   /** Whether checks authenticate with the password in `$REDIS_PASSWORD`. */
   readonly auth: boolean;
@@ -192,7 +191,7 @@ export function renderHaproxyConf(v: HaproxyConfValues): string {
     ...acls,
     ...v.redis.map((_, i) => `  use-server ${serverName(i)} if ${serverName(i)}-up ${serverName(i)}-named`),
     ...v.redis.map((r, i) =>
-      `  server ${serverName(i)} "${r.host}${v.addressSuffix}:${r.port}" weight 0${serverTls} check inter ${inter} fastinter ${fast} downinter ${fast} fall 1 rise 2 on-marked-down shutdown-sessions`),
+      `  server ${serverName(i)} "${r.host}:${r.port}" weight 0${serverTls} check inter ${inter} fastinter ${fast} downinter ${fast} fall 1 rise 2 on-marked-down shutdown-sessions`),
   ];
   if (v.readReplicasPort !== undefined) {
     lines.push(
@@ -206,7 +205,7 @@ export function renderHaproxyConf(v: HaproxyConfValues): string {
       '  balance leastconn',
       ...check('INFO replication', 'master_link_status:up'),
       ...v.redis.map((r, i) =>
-        `  server ${serverName(i)} "${r.host}${v.addressSuffix}:${r.port}"${serverTls} check inter ${inter} fall 1 rise 1 on-marked-down shutdown-sessions`),
+        `  server ${serverName(i)} "${r.host}:${r.port}"${serverTls} check inter ${inter} fall 1 rise 1 on-marked-down shutdown-sessions`),
     );
   }
   v.redis.forEach((r, i) => {
@@ -215,7 +214,7 @@ export function renderHaproxyConf(v: HaproxyConfValues): string {
       `# Up while a sentinel names ${r.host}:${r.port} as master.`,
       `backend sentinels-name-${serverName(i)}`,
       ...check(`SENTINEL get-master-addr-by-name ${v.masterName}`, `"\\r\\n${r.host}\\r\\n\\$${String(r.port).length}\\r\\n${r.port}\\r\\n"`),
-      ...v.sentinels.map((s, j) => `  server sentinel-${j} "${s.host}${v.addressSuffix}:${s.port}"${serverTls} check inter ${fast} fall 1 rise 1`),
+      ...v.sentinels.map((s, j) => `  server sentinel-${j} "${s.host}:${s.port}"${serverTls} check inter ${fast} fall 1 rise 1`),
     );
   });
   lines.push('');

@@ -61,6 +61,13 @@ export interface RedisHaProps {
    */
   readonly networkPolicy?: NetworkPolicyOptions;
   /**
+   * The cluster's DNS domain. Redis instances and sentinels announce `<service>.<namespace>.svc.<clusterDomain>`,
+   * so sentinel-aware clients in any namespace can reach the master they name.
+   * @see https://kubernetes.io/docs/concepts/services-networking/dns-pod-service/
+   * @default - `proxy.clusterDomain` if set, else 'cluster.local'
+   */
+  readonly clusterDomain?: string;
+  /**
    * Prometheus metrics: a redis_exporter sidecar on Redis pods, HAProxy's exporter, and optionally a ServiceMonitor.
    * @default - no exporter sidecar, no ServiceMonitor
    */
@@ -85,10 +92,11 @@ export class RedisHa extends Construct {
     const count = checkInt(this, 'instances', props.instances ?? 3, 1);
     const redis: RedisInstanceOptions = { minReplicasToWrite: count > 1 ? 1 : 0, ...props.redis };
 
-    const master = new RedisInstance(this, 'Redis1', { ...redis, auth: props.auth, tls: props.tls });
+    const shared = { auth: props.auth, tls: props.tls, clusterDomain: props.clusterDomain ?? props.proxy?.clusterDomain };
+    const master = new RedisInstance(this, 'Redis1', { ...redis, ...shared });
     this.instances = [master];
     for (let i = 2; i <= count; i++) {
-      this.instances.push(new RedisInstance(this, `Redis${i}`, { ...redis, auth: props.auth, tls: props.tls, replicaOf: master }));
+      this.instances.push(new RedisInstance(this, `Redis${i}`, { ...redis, ...shared, replicaOf: master }));
     }
     this.sentinels = new SentinelCluster(this, 'Sentinels', { ...props.sentinel, instances: this.instances });
     this.proxy = new SentinelProxy(this, 'Proxy', { ...props.proxy, sentinels: this.sentinels });

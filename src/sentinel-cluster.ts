@@ -3,7 +3,8 @@ import { Construct } from 'constructs';
 import { RedisAuth } from './auth';
 import { RedisTls, TLS_FILES } from './tls';
 import { Persistence } from './persistence';
-import { ComputeResources, env, kplus, mountConfigAndData, peerService, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
+import { ComputeResources, env, kplus, mountConfigAndData, namespaceEnv, peerService, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
+import { NamespaceSyntax, POD_NAMESPACE_ENV, serviceDnsName } from './cluster-dns';
 import { COMPONENT_LABEL, DEFAULT_REDIS_IMAGE, NAME_LABEL, PodComponent, REDIS_UID, RedisInstance } from './redis-instance';
 import { SENTINEL_PATHS, SentinelProbeMode, renderSentinelConf, renderSentinelEntrypoint, renderSentinelProbe, sentinelId } from './sentinel-config';
 import { checkDurationMs, checkImage, checkInt, checkMasterName, fail } from './validation';
@@ -95,6 +96,8 @@ export class SentinelCluster extends Construct {
   public readonly auth?: RedisAuth;
   /** The TLS Secret reference shared with the instances, if any. */
   public readonly tls?: RedisTls;
+  /** The cluster DNS domain shared with the instances, in which the sentinels announce their names. */
+  public readonly clusterDomain: string;
   /** The sentinels' Deployments, in order. */
   public readonly deployments: kplus.Deployment[] = [];
   /** Labels every pod of this group carries: its Redis instances, sentinels and proxy. */
@@ -121,8 +124,12 @@ export class SentinelCluster extends Construct {
     if (auths.size > 1) fail(this, 'instances', [...auths], 'must share one auth setting');
     const tlss = new Set(props.instances.map((i) => (i.tls ? i.tls.secretName : 'none')));
     if (tlss.size > 1) fail(this, 'instances', [...tlss], 'must share one TLS setting');
+    const domains = new Set(props.instances.map((i) => i.clusterDomain));
+    if (domains.size > 1) fail(this, 'instances', [...domains], 'must share one clusterDomain');
     this.auth = master.auth;
     this.tls = master.tls;
+    this.clusterDomain = master.clusterDomain;
+    const fqdn = (service: string) => serviceDnsName(this, service, this.clusterDomain, NamespaceSyntax.KUBERNETES);
 
     const template = renderSentinelConf({
       port: SENTINEL_PORT,
@@ -161,15 +168,17 @@ export class SentinelCluster extends Construct {
         uid: REDIS_UID,
         command: ['sh', `${SENTINEL_PATHS.config}/entrypoint.sh`],
         env: {
+          // First: the names below refer to it when the chart has no namespace.
+          [POD_NAMESPACE_ENV]: namespaceEnv(),
           BIND_ADDRESS: env('0.0.0.0'),
           SENTINEL_PORT: env(SENTINEL_PORT),
           SENTINEL_ID: env(sentinelId(sentinel.node.path)),
-          ANNOUNCE_HOST: env(service.name),
+          ANNOUNCE_HOST: env(fqdn(service.name)),
           MASTER_NAME: env(this.masterName),
           SENTINEL_QUORUM: env(this.quorum),
-          INITIAL_MASTER_HOST: env(master.host),
+          INITIAL_MASTER_HOST: env(master._announcedName()),
           INITIAL_MASTER_PORT: env(master.port),
-          REDIS_HOSTS: env(props.instances.map((i) => i.host).join(' ')),
+          REDIS_HOSTS: env(props.instances.map((i) => i._announcedName()).join(' ')),
           REDIS_PORT: env(master.port),
           ...(password ? { REDIS_PASSWORD: password } : {}),
           ...(this.tls ? { TLS_ARGS: env(this.tls._cliArgs()) } : {}),
@@ -198,11 +207,11 @@ export class SentinelCluster extends Construct {
 
     for (const instance of props.instances) {
       instance.discoverMasterFrom({
-        sentinelHosts: this.sentinelHosts,
+        sentinelHosts: this.sentinelHosts.map(fqdn),
         sentinelPort: SENTINEL_PORT,
         masterName: this.masterName,
         podLabels: this.podSelector(PodComponent.REDIS),
-        peerHosts: props.instances.filter((i) => i !== instance).map((i) => i.host),
+        peerHosts: props.instances.filter((i) => i !== instance).map((i) => i._announcedName()),
       });
     }
   }

@@ -9,9 +9,8 @@ const values: HaproxyConfValues = {
   healthPort: 8404,
   masterName: 'mymaster',
   quorum: 3,
-  addressSuffix: '.${POD_NAMESPACE}.svc.cluster.local',
-  redis: [{ host: 'redis-a', port: 6379 }, { host: 'redis-b', port: 6379 }],
-  sentinels: [1, 2, 3, 4, 5].map((i) => ({ host: `sentinel-${i}`, port: 26379 })),
+  redis: ['redis-a', 'redis-b'].map((n) => ({ host: `${n}.\${POD_NAMESPACE}.svc.cluster.local`, port: 6379 })),
+  sentinels: [1, 2, 3, 4, 5].map((i) => ({ host: `sentinel-${i}.\${POD_NAMESPACE}.svc.cluster.local`, port: 26379 })),
   auth: false,
   checkIntervalMilliseconds: 1000,
   maxConnections: 10000,
@@ -38,7 +37,7 @@ describe('renderHaproxyConf', () => {
   test('asks every sentinel about every server and matches the exact host', () => {
     const cfg = renderHaproxyConf(values);
     expect(cfg.match(/^  server sentinel-/gm)).toHaveLength(2 * 5);
-    expect(cfg).toContain('tcp-check expect min-recv 0 string "\\r\\nredis-b\\r\\n\\$4\\r\\n6379\\r\\n"');
+    expect(cfg).toContain('tcp-check expect min-recv 0 string "\\r\\nredis-b.${POD_NAMESPACE}.svc.cluster.local\\r\\n\\$4\\r\\n6379\\r\\n"');
   });
 
   test('sentinel checks end with PING, not QUIT (Sentinel has no QUIT), so a mismatch fails at once', () => {

@@ -56,6 +56,17 @@ describe('RedisHa', () => {
     expect(new Set(names).size).toBe(names.length);
   });
 
+  test('clusterDomain reaches every announced name and the proxy; proxy.clusterDomain alone still sets it', () => {
+    for (const props of [{ clusterDomain: 'k8s.example' }, { proxy: { clusterDomain: 'k8s.example' } }]) {
+      const { ha, objects } = synthRedisHa(props);
+      for (const d of ofKind(objects, 'Deployment').filter((o) => envOf(o).ANNOUNCE_HOST)) {
+        expect(envOf(d).ANNOUNCE_HOST).toMatch(/\.\$\(POD_NAMESPACE\)\.svc\.k8s\.example$/);
+      }
+      const cfg: string = ofKind(objects, 'ConfigMap').find((c) => c.data['haproxy.cfg']).data['haproxy.cfg'];
+      expect(cfg).toContain(`"${ha.instances[0].host}.\${POD_NAMESPACE}.svc.k8s.example:6379"`);
+    }
+  });
+
   test('fails when instances is below 1', () => {
     expect(() => synthRedisHa({ instances: 0 })).toThrow(/test\/redis: instances \(0\) must be an integer at least 1/);
   });
