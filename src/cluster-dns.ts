@@ -29,6 +29,11 @@ export function checkClusterDomain(scope: Construct, prop: string, value: string
   return value;
 }
 
+/** How many dots a name from {@link serviceDnsName} holds. */
+export function serviceDnsNameDots(clusterDomain: string): number {
+  return 3 + clusterDomain.split('.').length - 1;
+}
+
 /**
  * The fully qualified name of a Service of the chart. With a namespace set on the chart it is
  * written out; without one the objects land in whatever namespace they are applied to, which only

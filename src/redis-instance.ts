@@ -3,8 +3,8 @@ import { Construct } from 'constructs';
 import { RedisAuth } from './auth';
 import { RedisTls, TLS_FILES } from './tls';
 import { Persistence } from './persistence';
-import { ComputeResources, env, kplus, mountConfigAndData, namespaceEnv, peerService, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
-import { DEFAULT_CLUSTER_DOMAIN, NamespaceSyntax, POD_NAMESPACE_ENV, checkClusterDomain, serviceDnsName } from './cluster-dns';
+import { ComputeResources, env, kplus, lookUpAsGivenFirst, mountConfigAndData, namespaceEnv, peerService, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
+import { DEFAULT_CLUSTER_DOMAIN, NamespaceSyntax, POD_NAMESPACE_ENV, checkClusterDomain, serviceDnsName, serviceDnsNameDots } from './cluster-dns';
 import { CHART_OWNED_DIRECTIVES, REDIS_PATHS, RedisProbeMode, renderRedisConf, renderRedisEntrypoint, renderRedisPreStop, renderRedisProbe } from './redis-config';
 import { checkDurationMs, checkImage, checkInt, fail } from './validation';
 
@@ -229,6 +229,7 @@ export class RedisInstance extends Construct {
       recreate: true,
       labels: { [NAME_LABEL]: 'redis', [COMPONENT_LABEL]: PodComponent.REDIS },
     });
+    lookUpAsGivenFirst(this.deployment, serviceDnsNameDots(this.clusterDomain));
     this.container = this.deployment.containers[0];
     this.service.select(this.deployment);
     mountConfigAndData(this, this.container, config, this.claim, REDIS_PATHS);

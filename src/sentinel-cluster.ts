@@ -3,8 +3,8 @@ import { Construct } from 'constructs';
 import { RedisAuth } from './auth';
 import { RedisTls, TLS_FILES } from './tls';
 import { Persistence } from './persistence';
-import { ComputeResources, env, kplus, mountConfigAndData, namespaceEnv, peerService, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
-import { NamespaceSyntax, POD_NAMESPACE_ENV, serviceDnsName } from './cluster-dns';
+import { ComputeResources, env, kplus, lookUpAsGivenFirst, mountConfigAndData, namespaceEnv, peerService, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
+import { NamespaceSyntax, POD_NAMESPACE_ENV, serviceDnsName, serviceDnsNameDots } from './cluster-dns';
 import { COMPONENT_LABEL, DEFAULT_REDIS_IMAGE, NAME_LABEL, PodComponent, REDIS_UID, RedisInstance } from './redis-instance';
 import { SENTINEL_PATHS, SentinelProbeMode, renderSentinelConf, renderSentinelEntrypoint, renderSentinelProbe, sentinelId } from './sentinel-config';
 import { checkDurationMs, checkImage, checkInt, checkMasterName, fail } from './validation';
@@ -191,6 +191,7 @@ export class SentinelCluster extends Construct {
         recreate: true,
         labels: { [NAME_LABEL]: 'redis', ...selector },
       });
+      lookUpAsGivenFirst(deployment, serviceDnsNameDots(this.clusterDomain));
       service.select(deployment);
       mountConfigAndData(sentinel, deployment.containers[0], config, claim, SENTINEL_PATHS);
       this.tls?._mount(sentinel, deployment.containers[0], false);

@@ -2,11 +2,11 @@ import { Duration, Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import { HAPROXY_PATHS, renderHaproxyConf, renderQuorumGuardLua, sentinelCheckMilliseconds } from './haproxy-config';
 import { TLS_FILES } from './tls';
-import { ComputeResources, env, kplus, namespaceEnv, resolveResources, secretEnv, secureDeployment } from './plus';
+import { ComputeResources, env, kplus, lookUpAsGivenFirst, namespaceEnv, resolveResources, secretEnv, secureDeployment } from './plus';
 import { NAME_LABEL, PodComponent, REDIS_PORT } from './redis-instance';
 import { SentinelCluster } from './sentinel-cluster';
 import { checkDurationMs, checkImage, checkInt, checkServiceName, fail } from './validation';
-import { NamespaceSyntax, serviceDnsName } from './cluster-dns';
+import { NamespaceSyntax, serviceDnsName, serviceDnsNameDots } from './cluster-dns';
 
 /** The HAProxy image the chart runs: the version the end-to-end suite tests (Debian 12's). */
 export const DEFAULT_HAPROXY_IMAGE = 'haproxy:2.6.12';
@@ -174,6 +174,7 @@ export class SentinelProxy extends Construct {
       recreate: false,
       labels: { [NAME_LABEL]: 'redis', ...sentinels.podSelector(PodComponent.PROXY) },
     });
+    lookUpAsGivenFirst(this.deployment, serviceDnsNameDots(clusterDomain));
     this.deployment.containers[0].mount(
       HAPROXY_PATHS.config,
       kplus.Volume.fromConfigMap(this, 'ConfigVolume', config, { name: 'config', defaultMode: 0o444 }),

@@ -67,6 +67,17 @@ describe('RedisHa', () => {
     }
   });
 
+  test('every pod looks the announced names up as given before its search domains', () => {
+    for (const [clusterDomain, dots] of [[undefined, '4'], ['k8s.example.org', '5']] as const) {
+      const { objects } = synthRedisHa({ clusterDomain });
+      const announced = ofKind(objects, 'Deployment').map((d) => envOf(d).ANNOUNCE_HOST).find((h) => h);
+      expect(String(announced.split('.').length - 1)).toBe(dots);
+      for (const d of ofKind(objects, 'Deployment')) {
+        expect(d.spec.template.spec.dnsConfig).toEqual({ options: [{ name: 'ndots', value: dots }] });
+      }
+    }
+  });
+
   test('fails when instances is below 1', () => {
     expect(() => synthRedisHa({ instances: 0 })).toThrow(/test\/redis: instances \(0\) must be an integer at least 1/);
   });

@@ -29,6 +29,8 @@ export interface HaEnvOptions {
   namespace?: string;
   /** More objects to run beside the chart, e.g. client pods in another namespace. */
   extraManifests?: K8sObject[];
+  /** Edits the synthesized objects before they run, e.g. to give an image's entrypoint as a command. */
+  editManifests?: (objects: K8sObject[]) => void;
 }
 
 export interface RoleInfo {
@@ -55,6 +57,7 @@ export class HaEnv {
 
   static async create(opts: HaEnvOptions): Promise<HaEnv> {
     const { ha, manifests } = HaEnv.synth(opts.props, opts.namespace);
+    opts.editManifests?.(manifests);
     const secrets: Record<string, Record<string, string>> = opts.props?.auth ? { [opts.props.auth.secretName]: { [opts.props.auth.key]: opts.password ?? '' } } : {};
     const tls = opts.props?.tls;
     if (tls) {
