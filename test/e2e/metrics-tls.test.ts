@@ -55,7 +55,7 @@ describe('metrics with TLS: the exporter sidecar verifies a certificate that nam
   afterAll(async () => env?.shutdown());
 
   test('every exporter reports redis_up 1 over verified TLS; dialling localhost would fail the verification', async () => {
-    await env.waitTopology(env.redis[0], 40_000, 'TLS bring-up');
+    await env.settle(120_000, { converged: false });
     for (const pod of env.redis) {
       const base = `http://${pod.address}:9121`;
       const body = await waitUntil(async () => {
