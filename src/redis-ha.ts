@@ -10,6 +10,7 @@ import { SentinelCluster, SentinelClusterOptions } from './sentinel-cluster';
 import { SentinelProxy, SentinelProxyOptions } from './sentinel-proxy';
 import { SpreadOptions, applySpread } from './spread';
 import { checkInt } from './validation';
+import { checkClusterDomain } from './cluster-dns';
 
 /** Props of a {@link RedisHa}. */
 export interface RedisHaProps {
@@ -92,6 +93,8 @@ export class RedisHa extends Construct {
     const count = checkInt(this, 'instances', props.instances ?? 3, 1);
     const redis: RedisInstanceOptions = { minReplicasToWrite: count > 1 ? 1 : 0, ...props.redis };
 
+    if (props.clusterDomain !== undefined) checkClusterDomain(this, 'clusterDomain', props.clusterDomain);
+    if (props.proxy?.clusterDomain !== undefined) checkClusterDomain(this, 'proxy.clusterDomain', props.proxy.clusterDomain);
     const shared = { auth: props.auth, tls: props.tls, clusterDomain: props.clusterDomain ?? props.proxy?.clusterDomain };
     const master = new RedisInstance(this, 'Redis1', { ...redis, ...shared });
     this.instances = [master];

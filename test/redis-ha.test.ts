@@ -78,6 +78,13 @@ describe('RedisHa', () => {
     }
   });
 
+  test.each([
+    [{ clusterDomain: 'bad domain' }, 'test/redis: clusterDomain ("bad domain") must be a DNS domain'],
+    [{ proxy: { clusterDomain: 'bad domain' } }, 'test/redis: proxy.clusterDomain ("bad domain") must be a DNS domain'],
+  ])('fails when the cluster domain is not a DNS domain: %j', (props, error) => {
+    expect(() => synthRedisHa(props)).toThrow(error);
+  });
+
   test('fails when instances is below 1', () => {
     expect(() => synthRedisHa({ instances: 0 })).toThrow(/test\/redis: instances \(0\) must be an integer at least 1/);
   });

@@ -4,7 +4,9 @@
  * no localhost, no pod address. The exporter verifies the server's certificate against the host it
  * dials, so the sidecar dials its instance's own Service name.
  */
+import { spawnSync } from 'child_process';
 import * as http from 'http';
+import { join } from 'path';
 import { Duration } from 'cdk8s';
 import { RedisTls } from '../../src';
 import { makeCerts } from '../util/certs';
@@ -36,6 +38,7 @@ function metric(body: string, name: string): string | undefined {
 
 describe('metrics with TLS: the exporter sidecar verifies a certificate that names only the Services', () => {
   let env: HaEnv;
+  let caFile = '';
   const tls = RedisTls.fromSecret('redis-ha-e2e-tls');
   const props = { tls, metrics: {}, sentinel: { downAfter: Duration.millis(2000), failoverTimeout: Duration.millis(6000) } };
 
@@ -43,6 +46,7 @@ describe('metrics with TLS: the exporter sidecar verifies a certificate that nam
     const { manifests } = HaEnv.synth(props);
     const names = manifests.filter((o) => o.kind === 'Service').flatMap((o) => [o.metadata.name, `${o.metadata.name}.default.svc.cluster.local`]);
     const certs = makeCerts(names);
+    caFile = join(certs.dir, 'ca.crt');
     env = await HaEnv.create({
       subnet: 223, name: 'metrics-tls', network: 'netns', certs, props,
       editManifests: (objects: K8sObject[]) => {
@@ -66,9 +70,18 @@ describe('metrics with TLS: the exporter sidecar verifies a certificate that nam
       });
       expect(metric(body, 'redis_connected_clients')).toBeDefined();
       // The same exporter, its TLS options unchanged, asked to dial localhost as the sidecar did before.
-      const local = await get(`${base}/scrape?target=${encodeURIComponent('rediss://localhost:6379')}`);
-      expect(metric(local, 'redis_up')).toBe('0');
+      const scraped = await get(`${base}/scrape?target=${encodeURIComponent('rediss://localhost:6379')}`);
+      expect(metric(scraped, 'redis_up')).toBe('0');
     }
     expect(env.redis[0].logs({ container: 'exporter' })).not.toMatch(/skip-tls|InsecureSkipVerify/i);
+    // Why localhost fails: the same handshake, verifying the name the client dials.
+    const handshake = (name: string) => spawnSync('openssl', ['s_client', '-connect', `${env.redis[0].address}:6379`, '-CAfile', caFile,
+      '-verify_hostname', name, '-verify_return_error', '-brief'], { input: '', encoding: 'utf8', timeout: 15_000 });
+    const local = handshake('localhost');
+    expect(local.stdout + local.stderr).toMatch(/hostname mismatch/);
+    expect(local.status).not.toBe(0);
+    const own = handshake(env.hosts[0]);
+    expect(own.stdout + own.stderr).toMatch(/Verification: OK/);
+    expect(own.status).toBe(0);
   });
 });
