@@ -286,15 +286,12 @@ export class Cluster implements PodHost {
 
   /**
    * A pod's resolv.conf as kubelet writes it for dnsPolicy ClusterFirst: the search domains of its
-   * namespace and `ndots:5`, with the options of the pod's `dnsConfig` merged over them. With a DNS
-   * that answers, glibc's own timeouts stay (as in a cluster); without one, lookups fail fast.
+   * namespace and `ndots:5`, with the options of the pod's `dnsConfig` merged over them. Lookups time
+   * out after 1 s, once: the stand-in runs in the test process, and a starved test process must not
+   * block a sentinel in getaddrinfo for glibc's 5 s (Sentinel enters TILT mode after 2 s).
    */
   private resolvContent(pod: Pod, comment: string): string {
-    const options = new Map<string, string | undefined>([['ndots', '5']]);
-    if (!this.opts.dns && !this.netns) {
-      options.set('timeout', '1');
-      options.set('attempts', '1');
-    }
+    const options = new Map<string, string | undefined>([['ndots', '5'], ['timeout', '1'], ['attempts', '1']]);
     for (const o of (pod.template.spec?.dnsConfig?.options ?? []) as Array<{ name: string; value?: string }>) options.set(o.name, o.value);
     const opts = [...options].map(([k, v]) => (v === undefined ? k : `${k}:${v}`)).join(' ');
     const ns = pod.namespace;
