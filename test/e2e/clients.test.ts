@@ -94,7 +94,7 @@ describe.each([
   });
   afterAll(async () => env?.shutdown());
 
-  test('the announced names resolve from the application namespace; the short ones do not', env0(() => env, async () => {
+  test('the announced names resolve from the application namespace; the short ones do not', logsOnFailure(() => env, async () => {
     const master = await env.settle(120_000, { proxy: true });
     const announced = env.hostOf(master);
     expect(announced).toBe(`${env.ha.instances[env.num(master) - 1].host}.${chartNamespace}.svc.cluster.local`);
@@ -111,7 +111,7 @@ describe.each([
     expect(short.code).not.toBe(0);
   }));
 
-  test('ioredis and node-redis, sentinel-aware and through the proxy, survive a SIGKILL of the master with every acknowledged write', env0(() => env, async () => {
+  test('ioredis and node-redis, sentinel-aware and through the proxy, survive a SIGKILL of the master with every acknowledged write', logsOnFailure(() => env, async () => {
     const master = await env.settle(120_000, { proxy: true });
     await waitUntil(() => clients.every((c) => progress(c) >= 50), 60_000, 'every client writing',
       { intervalMs: 250 }).catch((e) => { throw new Error(`${errText(e)}\n${clients.map((c) => `${c.name}: ${c.logs({ lines: 5 })}`).join('\n')}`); });
@@ -155,7 +155,7 @@ describe.each([
 });
 
 /** Prints the chart's and the clients' logs when a test fails. */
-function env0(get: () => HaEnv, fn: () => Promise<void>): () => Promise<void> {
+function logsOnFailure(get: () => HaEnv, fn: () => Promise<void>): () => Promise<void> {
   return async () => {
     try {
       await fn();
