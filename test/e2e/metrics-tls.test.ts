@@ -48,10 +48,15 @@ describe('metrics with TLS: the exporter sidecar verifies a certificate that nam
     const certs = makeCerts(names);
     caFile = join(certs.dir, 'ca.crt');
     env = await HaEnv.create({
-      subnet: 223, name: 'metrics-tls', network: 'netns', certs, props,
+      subnet: 223, name: 'metrics-tls', certs, props,
       editManifests: (objects: K8sObject[]) => {
         for (const d of objects.filter((o) => o.kind === 'Deployment')) {
-          for (const c of d.spec.template.spec.containers.filter((x: K8sObject) => x.name === 'exporter')) c.command = [EXPORTER];
+          for (const c of d.spec.template.spec.containers.filter((x: K8sObject) => x.name === 'exporter')) {
+            c.command = [EXPORTER];
+            // Pods share the test's network here: each exporter listens on its pod's own address (the
+            // harness sets BIND_ADDRESS to it), not on every address, as a pod's own network would allow.
+            c.env = [{ name: 'BIND_ADDRESS', value: '0.0.0.0' }, ...c.env, { name: 'REDIS_EXPORTER_WEB_LISTEN_ADDRESS', value: '$(BIND_ADDRESS):9121' }];
+          }
         }
       },
     });
