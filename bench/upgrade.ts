@@ -36,7 +36,7 @@ function allAtOnce(manifests: K8sObject[]): void {
 }
 
 async function run(subnet: number, name: string, patch: ((m: K8sObject[]) => void) | undefined, log: (m: string) => void): Promise<UpgradeRun> {
-  const env = await HaEnv.create({ subnet, name, network: 'netns', patch });
+  const env = await HaEnv.create({ subnet, name, network: 'netns', editManifests: patch });
   try {
     await env.settle(60_000, { proxy: true });
     const plain = new Writer(() => env.connectProxy(), { mode: 'set', prefix: `${name}:plain` }).start();

@@ -17,15 +17,14 @@ export interface HaproxyConfValues {
   /** HTTP port answering `/ready` (has a master) and `/healthz` (process up). */
   readonly healthPort: number;
   readonly masterName: string;
-  /**
-   * Appended to each host to form the address HAProxy resolves, e.g.
-   * `.${POD_NAMESPACE}.svc.cluster.local`: HAProxy's resolver applies no search domains.
-   */
-  readonly addressSuffix: string;
   /** Sentinels that must name a server as master before it gets traffic. */
   readonly quorum: number;
-  /** Redis instances; `host` is the name the sentinels announce them by. */
+  /**
+   * Redis instances; `host` is the fully qualified name they announce, which the sentinels name them by
+   * (HAProxy's resolver applies no search domains), e.g. `svc.${POD_NAMESPACE}.svc.cluster.local`.
+   */
   readonly redis: HaproxyEndpoint[];
+  /** Sentinels, by fully qualified name. */
   readonly sentinels: HaproxyEndpoint[];
   /** Whether checks authenticate with the password in `$REDIS_PASSWORD`. */
   readonly auth: boolean;
@@ -215,7 +214,7 @@ export function renderHaproxyConf(v: HaproxyConfValues): string {
     ...acls,
     ...v.redis.map((_, i) => `  use-server ${serverName(i)} if ${serverName(i)}-up ${serverName(i)}-named`),
     ...v.redis.map((r, i) =>
-      `  server ${serverName(i)} "${r.host}${v.addressSuffix}:${r.port}" weight 0${serverTls} check inter ${inter} fastinter ${fast} downinter ${fast} fall 1 rise 2 on-marked-down shutdown-sessions`),
+      `  server ${serverName(i)} "${r.host}:${r.port}" weight 0${serverTls} check inter ${inter} fastinter ${fast} downinter ${fast} fall 1 rise 2 on-marked-down shutdown-sessions`),
   ];
   if (v.readReplicasPort !== undefined) {
     lines.push(
@@ -229,7 +228,7 @@ export function renderHaproxyConf(v: HaproxyConfValues): string {
       '  balance leastconn',
       ...check('INFO replication', 'master_link_status:up'),
       ...v.redis.map((r, i) =>
-        `  server ${serverName(i)} "${r.host}${v.addressSuffix}:${r.port}"${serverTls} check inter ${inter} fall 1 rise 1 on-marked-down shutdown-sessions`),
+        `  server ${serverName(i)} "${r.host}:${r.port}"${serverTls} check inter ${inter} fall 1 rise 1 on-marked-down shutdown-sessions`),
     );
   }
   const field = (name: string, value: string) => `\\$${name.length}\\r\\n${name}\\r\\n\\$${value.length}\\r\\n${value}\\r\\n`;
@@ -239,9 +238,11 @@ export function renderHaproxyConf(v: HaproxyConfValues): string {
       `# Up while a sentinel names ${r.host}:${r.port} as master and has had a PING reply from it within`,
       `# ${v.fenceAfterMilliseconds}ms: a master that the sentinel majority lost is fenced before they promote.`,
       `backend sentinels-name-${serverName(i)}`,
-      ...check(`SENTINEL MASTER ${v.masterName}`, `"${field('ip', r.host)}${field('port', String(r.port))}"`),
+      // The host's length is not known here (HAProxy expands \${POD_NAMESPACE} in it): the ip value is
+      // matched between the line ends around it, followed by the port field.
+      ...check(`SENTINEL MASTER ${v.masterName}`, `"\\r\\n${r.host}\\r\\n${field('port', String(r.port))}"`),
       `  tcp-check expect min-recv 0 rstring "last-ok-ping-reply\\r\\n[\\$][0-9]+\\r\\n${belowRegex(v.fenceAfterMilliseconds)}\\r\\n"`,
-      ...v.sentinels.map((s, j) => `  server sentinel-${j} "${s.host}${v.addressSuffix}:${s.port}"${serverTls} check inter ${fast} fall 1 rise 1`),
+      ...v.sentinels.map((s, j) => `  server sentinel-${j} "${s.host}:${s.port}"${serverTls} check inter ${fast} fall 1 rise 1`),
     );
   });
   lines.push('');

@@ -1,7 +1,8 @@
 import { ApiObject, Duration, Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import { ComputeResources } from './compute-resources';
-import { addSecureContainer, env, kplus, resolveResources, secretEnv } from './plus';
+import { addSecureContainer, env, kplus, namespaceEnv, resolveResources, secretEnv } from './plus';
+import { POD_NAMESPACE_ENV } from './cluster-dns';
 import { RedisInstance } from './redis-instance';
 import { TLS_DIR, TLS_FILES } from './tls';
 import { SentinelCluster } from './sentinel-cluster';
@@ -71,7 +72,10 @@ export function addMetrics(scope: Construct, sentinels: SentinelCluster, proxy: 
       image,
       uid: REDIS_EXPORTER_UID,
       env: {
-        REDIS_ADDR: env(`${instance.tls ? 'rediss' : 'redis'}://localhost:${instance.port}`),
+        // With TLS the exporter verifies the server's certificate against the host it dials, and the
+        // certificate names the Services (README): dial the instance's own Service, which selects only this pod.
+        ...(instance.tls ? { [POD_NAMESPACE_ENV]: namespaceEnv() } : {}),
+        REDIS_ADDR: env(instance.tls ? `rediss://${instance._announcedName()}:${instance.port}` : `redis://localhost:${instance.port}`),
         ...(instance.tls ? {
           REDIS_EXPORTER_TLS_CA_CERT_FILE: env(TLS_FILES.ca),
           REDIS_EXPORTER_TLS_CLIENT_CERT_FILE: env(TLS_FILES.cert),

@@ -139,6 +139,15 @@ export function namespaceEnv(): kplus.EnvValue {
   return kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAMESPACE);
 }
 
+/**
+ * Makes the pod look up names of `dots` dots or more as given before trying its search domains:
+ * under Kubernetes' default `ndots:5`, each lookup of an announced name (4 dots in `cluster.local`)
+ * would first try, and fail, three search domains.
+ */
+export function lookUpAsGivenFirst(deployment: kplus.Deployment, dots: number): void {
+  deployment.dns.addOption({ name: 'ndots', value: String(dots) });
+}
+
 /** Mounts a component's scripts (read-only) at `paths.config` and its claim at `paths.data`. */
 export function mountConfigAndData(
   scope: Construct,

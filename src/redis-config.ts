@@ -14,8 +14,6 @@ export const REDIS_PATHS = {
 /** Values rendered into the static part of redis.conf. */
 export interface RedisConfValues {
   readonly port: number;
-  /** The instance's Service name, announced to the master and the sentinels. */
-  readonly announceHost: string;
   readonly appendOnly: boolean;
   readonly minReplicasToWrite: number;
   readonly minReplicasMaxLagSeconds: number;
@@ -72,7 +70,7 @@ export function renderRedisConf(v: RedisConfValues): string {
     `dir ${REDIS_PATHS.data}`,
     // Auth (when on) comes from the generated file; without it the pod network is the boundary.
     'protected-mode no',
-    `replica-announce-ip ${v.announceHost}`,
+    // replica-announce-ip comes from the generated file: the name may hold the pod's namespace.
     `replica-announce-port ${v.port}`,
     `appendonly ${v.appendOnly ? 'yes' : 'no'}`,
     'appendfsync everysec',
@@ -121,13 +119,14 @@ ${CONF_QUOTE_FN}
 ${LOCAL_HOST_FN}
 ${CLI_AUTH}
 
-# Prints "HOST PORT" named by most answering sentinels, or nothing.
+# Prints "HOST PORT" named by most answering sentinels, or nothing. This instance's short Service
+# name (announced before names were fully qualified) reads as its full name.
 ask_sentinels() {
   for s in \${SENTINEL_HOSTS:-}; do
     a=$(timeout 3 ${REDIS_CLI} -h "$s" -p "$SENTINEL_PORT" --raw SENTINEL get-master-addr-by-name "$MASTER_NAME" 2>/dev/null | tr '\\n' ' ') || continue
     set -- $a
     if [ "$#" -eq 2 ] && [ -n "$1" ] && [ "$2" -eq "$2" ] 2>/dev/null; then echo "$1 $2"; fi
-  done | sort | uniq -c | sort -rn | awk 'NR == 1 { print $2, $3 }'
+  done | sort | uniq -c | sort -rn | awk -v me="$ANNOUNCE_HOST" -v short="\${ANNOUNCE_HOST%%.*}" 'NR == 1 { h = $2; if (h == short) h = me; print h, $3 }'
 }
 
 # Prints "KEYS STREAMED" for a peer: its key count, and 1 when it is a replica that was streaming
@@ -135,12 +134,12 @@ ask_sentinels() {
 # A replica that restarted too reports its link down since its own start: it streamed nothing.
 # Prints nothing when the peer does not answer or is still loading.
 peer_state() {
-  timeout 3 ${REDIS_CLI} -h "$1" -p "$REDIS_PORT" info 2>/dev/null | tr -d '\\r' | awk -F: -v me="$ANNOUNCE_HOST" '
+  timeout 3 ${REDIS_CLI} -h "$1" -p "$REDIS_PORT" info 2>/dev/null | tr -d '\\r' | awk -F: -v me="$ANNOUNCE_HOST" -v short="\${ANNOUNCE_HOST%%.*}" '
     /^# Keyspace/ { ok = 1 }
     $1 == "loading" && $2 == 1 { loading = 1 }
     $1 == "uptime_in_seconds" { up = $2 }
     /^db[0-9]+:keys=/ { split($2, f, /[=,]/); n += f[2] }
-    $1 == "master_host" && $2 == me { mine = 1 }
+    $1 == "master_host" && ($2 == me || $2 == short) { mine = 1 }
     $1 == "master_link_down_since_seconds" { linked = $2 >= 0 && $2 + 1 < up }
     END { if (ok && !loading) print n + 0, (mine && linked) ? 1 : 0 }'
 }
@@ -260,6 +259,7 @@ conf=${p.run}/redis.conf
 {
   echo "include ${p.config}/redis.conf"
   echo "bind $(conf_quote "\${BIND_ADDRESS:-0.0.0.0}")"
+  echo "replica-announce-ip $(conf_quote "$ANNOUNCE_HOST")"
   if [ -n "\${REDIS_PASSWORD:-}" ]; then
     echo "requirepass $(conf_quote "$REDIS_PASSWORD")"
     echo "masterauth $(conf_quote "$REDIS_PASSWORD")"
@@ -372,7 +372,7 @@ if [ -z "$asked" ]; then log "no sentinel accepted the failover; stopping as mas
 deadline=$(( $(date +%s) + handover_s ))
 while [ "$(date +%s)" -lt "$deadline" ]; do
   m=$(named_master)
-  if [ -n "$m" ] && [ "$m" != "$ANNOUNCE_HOST" ]; then log "sentinels now name $m as master; stopping"; exit 0; fi
+  if [ -n "$m" ] && [ "$m" != "$ANNOUNCE_HOST" ] && [ "$m" != "\${ANNOUNCE_HOST%%.*}" ]; then log "sentinels now name $m as master; stopping"; exit 0; fi
   sleep 0.2
 done
 log "no new master within \${handover_s}s; stopping anyway"

@@ -11,6 +11,7 @@ import { SentinelCluster, SentinelClusterOptions } from './sentinel-cluster';
 import { SentinelProxy, SentinelProxyOptions } from './sentinel-proxy';
 import { SpreadOptions, applySpread } from './spread';
 import { checkInt, fail, withPropsOf } from './validation';
+import { checkClusterDomain } from './cluster-dns';
 
 /** Props of a {@link RedisHa}. */
 export interface RedisHaProps {
@@ -62,6 +63,13 @@ export interface RedisHaProps {
    */
   readonly networkPolicy?: NetworkPolicyOptions;
   /**
+   * The cluster's DNS domain. Redis instances and sentinels announce `<service>.<namespace>.svc.<clusterDomain>`,
+   * so sentinel-aware clients in any namespace can reach the master they name.
+   * @see https://kubernetes.io/docs/concepts/services-networking/dns-pod-service/
+   * @default - `proxy.clusterDomain` if set, else 'cluster.local'
+   */
+  readonly clusterDomain?: string;
+  /**
    * Prometheus metrics: a redis_exporter sidecar on Redis pods, HAProxy's exporter, and optionally a ServiceMonitor.
    * @default - no exporter sidecar, no ServiceMonitor
    */
@@ -94,13 +102,16 @@ export class RedisHa extends Construct {
     const redis: RedisInstanceOptions = { ...props.redis, minReplicasToWrite };
     props.auth?._validate(this);
     props.tls?._validate(this);
+    if (props.clusterDomain !== undefined) checkClusterDomain(this, 'clusterDomain', props.clusterDomain);
+    if (props.proxy?.clusterDomain !== undefined) checkClusterDomain(this, 'proxy.clusterDomain', props.proxy.clusterDomain);
+    const shared = { auth: props.auth, tls: props.tls, clusterDomain: props.clusterDomain ?? props.proxy?.clusterDomain };
 
     // Errors about the layers' props are reported here, as `redis.…`, `sentinel.…` and `proxy.…`.
     this.instances = withPropsOf(this, 'redis.', () => {
-      const master = new RedisInstance(this, 'Redis1', { ...redis, auth: props.auth, tls: props.tls });
+      const master = new RedisInstance(this, 'Redis1', { ...redis, ...shared });
       const instances = [master];
       for (let i = 2; i <= count; i++) {
-        instances.push(new RedisInstance(this, `Redis${i}`, { ...redis, auth: props.auth, tls: props.tls, replicaOf: master }));
+        instances.push(new RedisInstance(this, `Redis${i}`, { ...redis, ...shared, replicaOf: master }));
       }
       return instances;
     });

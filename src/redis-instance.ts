@@ -5,7 +5,8 @@ import { RedisTls, TLS_FILES } from './tls';
 import { PodComponent, instanceLabel, labelObjects, recommendedLabels } from './labels';
 import { Persistence } from './persistence';
 import { ComputeResources } from './compute-resources';
-import { env, kplus, mountConfigAndData, peerService, resolveResources, rollOnConfigChange, scriptProbe, secretEnv, secureDeployment } from './plus';
+import { env, kplus, lookUpAsGivenFirst, mountConfigAndData, namespaceEnv, peerService, resolveResources, rollOnConfigChange, scriptProbe, secretEnv, secureDeployment } from './plus';
+import { DEFAULT_CLUSTER_DOMAIN, NamespaceSyntax, POD_NAMESPACE_ENV, checkClusterDomain, serviceDnsName, serviceDnsNameDots } from './cluster-dns';
 import { CHART_OWNED_DIRECTIVES, REDIS_PATHS, RedisProbeMode, renderRedisConf, renderRedisEntrypoint, renderRedisPreStop, renderRedisProbe } from './redis-config';
 import { checkDurationMs, checkImage, checkInt, checkRedisMemory, fail, userProp } from './validation';
 
@@ -98,6 +99,13 @@ export interface RedisInstanceProps extends RedisInstanceOptions {
    * @default - plain TCP
    */
   readonly tls?: RedisTls;
+  /**
+   * The cluster's DNS domain: the instance announces `<service>.<namespace>.svc.<clusterDomain>`,
+   * a name clients resolve from every namespace.
+   * @see https://kubernetes.io/docs/concepts/services-networking/dns-pod-service/
+   * @default 'cluster.local'
+   */
+  readonly clusterDomain?: string;
 }
 
 export { COMPONENT_LABEL, NAME_LABEL, PodComponent } from './labels';
@@ -106,11 +114,11 @@ export { COMPONENT_LABEL, NAME_LABEL, PodComponent } from './labels';
 export interface MasterDiscovery {
   /** Labels to add to the pod, naming the group it belongs to. */
   readonly podLabels: { [key: string]: string };
-  /** The sentinel Service names to ask. */
+  /** The sentinels' announced names, to ask. */
   readonly sentinelHosts: string[];
   readonly sentinelPort: number;
   readonly masterName: string;
-  /** The other instances' Service names, asked for their data before this one serves as master. */
+  /** The other instances' announced names, asked for their data before this one serves as master. */
   readonly peerHosts: string[];
 }
 
@@ -118,10 +126,10 @@ export interface MasterDiscovery {
  * One Redis server: a Deployment of one pod (strategy Recreate, since its
  * ReadWriteOnce volume cannot be shared by a rolling update), its own
  * ClusterIP Service and its own PersistentVolumeClaim at /data. It announces
- * its Service name to the master and the sentinels.
+ * its Service's fully qualified name to the master and the sentinels.
  */
 export class RedisInstance extends Construct {
-  /** The Service name: the instance's stable host name, as replicas and sentinels know it. */
+  /** The Service name; the instance announces it fully qualified, in its namespace and `clusterDomain`. */
   public readonly host: string;
   /** The Redis port. */
   public readonly port: number = REDIS_PORT;
@@ -131,6 +139,8 @@ export class RedisInstance extends Construct {
   public readonly auth?: RedisAuth;
   /** The TLS Secret reference, if TLS is on. */
   public readonly tls?: RedisTls;
+  /** The cluster DNS domain of the name the instance announces. */
+  public readonly clusterDomain: string;
   /** The Deployment running the pod, as a core cdk8s object (`addJsonPatch`, `metadata`): an escape hatch. */
   public readonly deployment: ApiObject;
   /** The instance's ClusterIP Service. */
@@ -165,6 +175,7 @@ export class RedisInstance extends Construct {
     if (graceMs < 15_000) fail(this, 'terminationGracePeriod', `${graceMs}ms`, 'must be at least 15s: the preStop failover and the AOF flush need time');
     const failoverOnShutdown = props.failoverOnShutdown ?? true;
     props.tls?._validate(this);
+    this.clusterDomain = checkClusterDomain(this, 'clusterDomain', props.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN);
     this.replicaOf = props.replicaOf;
     this.auth = props.auth;
     this.tls = props.tls;
@@ -177,7 +188,6 @@ export class RedisInstance extends Construct {
       data: {
         'redis.conf': renderRedisConf({
           port: REDIS_PORT,
-          announceHost: this.host,
           appendOnly: props.appendOnly ?? true,
           minReplicasToWrite,
           minReplicasMaxLagSeconds: Math.max(1, Math.round(maxLagMs / 1000)),
@@ -198,12 +208,14 @@ export class RedisInstance extends Construct {
       uid: REDIS_UID,
       command: ['sh', `${REDIS_PATHS.config}/entrypoint.sh`],
       env: {
+        // First: the names below refer to it when the chart has no namespace.
+        [POD_NAMESPACE_ENV]: namespaceEnv(),
         BIND_ADDRESS: env('0.0.0.0'),
         REDIS_PORT: env(REDIS_PORT),
-        ANNOUNCE_HOST: env(this.host),
+        ANNOUNCE_HOST: env(this._announcedName()),
         MASTER_DISCOVERY_SECONDS: env(Math.ceil(discoveryMs / 1000)),
         ...(failoverOnShutdown ? { PRESTOP_WAIT_SECONDS: env(Math.floor(graceMs / 1000) - 10) } : {}),
-        ...(this.replicaOf ? { INITIAL_MASTER_HOST: env(this.replicaOf.host), INITIAL_MASTER_PORT: env(this.replicaOf.port) } : {}),
+        ...(this.replicaOf ? { INITIAL_MASTER_HOST: env(this.replicaOf._announcedName()), INITIAL_MASTER_PORT: env(this.replicaOf.port) } : {}),
         ...(this.auth ? { REDIS_PASSWORD: secretEnv(this, 'Password', this.auth.secretName, this.auth.key) } : {}),
         ...(this.tls ? { TLS_ARGS: env(this.tls._cliArgs()) } : {}),
       },
@@ -219,6 +231,7 @@ export class RedisInstance extends Construct {
       recreate: true,
       labels,
     });
+    lookUpAsGivenFirst(this._deployment, serviceDnsNameDots(this.clusterDomain));
     this.container = this._deployment.containers[0];
     this._service.select(this._deployment);
     mountConfigAndData(this, this.container, config, claim, REDIS_PATHS);
@@ -233,6 +246,15 @@ export class RedisInstance extends Construct {
     this.service = ApiObject.of(this._service);
     this.claim = ApiObject.of(claim);
     this.selectorLabels = this._deployment.matchLabels;
+  }
+
+  /**
+   * @internal The name the instance announces to replicas, sentinels and clients, for env values of
+   * the chart's pods: `<service>.<namespace>.svc.<clusterDomain>`, with `$(POD_NAMESPACE)` when the
+   * chart has no namespace.
+   */
+  public _announcedName(): string {
+    return serviceDnsName(this, this.host, this.clusterDomain, NamespaceSyntax.KUBERNETES);
   }
 
   /**

@@ -4,10 +4,11 @@ import { RedisAuth } from './auth';
 import { RedisTls, TLS_FILES } from './tls';
 import { Persistence } from './persistence';
 import { ComputeResources } from './compute-resources';
-import { env, kplus, mountConfigAndData, peerService, resolveResources, rollOnConfigChange, scriptProbe, secretEnv, secureDeployment } from './plus';
+import { env, kplus, lookUpAsGivenFirst, mountConfigAndData, namespaceEnv, peerService, resolveResources, rollOnConfigChange, scriptProbe, secretEnv, secureDeployment } from './plus';
 import { COMPONENT_LABEL, INSTANCE_LABEL, PodComponent, instanceLabel, labelObjects, recommendedLabels } from './labels';
 import { DEFAULT_REDIS_IMAGE, REDIS_UID, RedisInstance } from './redis-instance';
 import { SENTINEL_PATHS, SentinelProbeMode, renderSentinelConf, renderSentinelEntrypoint, renderSentinelPreStop, renderSentinelProbe, sentinelId } from './sentinel-config';
+import { NamespaceSyntax, POD_NAMESPACE_ENV, serviceDnsName, serviceDnsNameDots } from './cluster-dns';
 import { checkDurationMs, checkImage, checkInt, checkMasterName, fail } from './validation';
 
 /** The port every sentinel listens on. */
@@ -104,6 +105,8 @@ export class SentinelCluster extends Construct {
   public readonly auth?: RedisAuth;
   /** The TLS Secret reference shared with the instances, if any. */
   public readonly tls?: RedisTls;
+  /** The cluster DNS domain shared with the instances, in which the sentinels announce their names. */
+  public readonly clusterDomain: string;
   /** The sentinels' Deployments, in order, as core cdk8s objects (`addJsonPatch`, `metadata`): escape hatches. */
   public readonly deployments: ApiObject[] = [];
   /** Labels that select every sentinel pod of this cluster. */
@@ -136,8 +139,12 @@ export class SentinelCluster extends Construct {
     if (auths.size > 1) fail(this, 'instances', [...auths], 'must share one auth setting');
     const tlss = new Set(props.instances.map((i) => (i.tls ? i.tls.secretName : 'none')));
     if (tlss.size > 1) fail(this, 'instances', [...tlss], 'must share one TLS setting');
+    const domains = new Set(props.instances.map((i) => i.clusterDomain));
+    if (domains.size > 1) fail(this, 'instances', [...domains], 'must share one clusterDomain');
     this.auth = master.auth;
     this.tls = master.tls;
+    this.clusterDomain = master.clusterDomain;
+    const fqdn = (service: string) => serviceDnsName(this, service, this.clusterDomain, NamespaceSyntax.KUBERNETES);
 
     const template = renderSentinelConf({
       port: SENTINEL_PORT,
@@ -179,15 +186,17 @@ export class SentinelCluster extends Construct {
         uid: REDIS_UID,
         command: ['sh', `${SENTINEL_PATHS.config}/entrypoint.sh`],
         env: {
+          // First: the names below refer to it when the chart has no namespace.
+          [POD_NAMESPACE_ENV]: namespaceEnv(),
           BIND_ADDRESS: env('0.0.0.0'),
           SENTINEL_PORT: env(SENTINEL_PORT),
           SENTINEL_ID: env(sentinelId(sentinel.node.path)),
-          ANNOUNCE_HOST: env(service.name),
+          ANNOUNCE_HOST: env(fqdn(service.name)),
           MASTER_NAME: env(this.masterName),
           SENTINEL_QUORUM: env(this.quorum),
-          INITIAL_MASTER_HOST: env(master.host),
+          INITIAL_MASTER_HOST: env(master._announcedName()),
           INITIAL_MASTER_PORT: env(master.port),
-          REDIS_HOSTS: env(props.instances.map((i) => i.host).join(' ')),
+          REDIS_HOSTS: env(props.instances.map((i) => i._announcedName()).join(' ')),
           REDIS_PORT: env(master.port),
           PRESTOP_WAIT_SECONDS: env(Math.floor(graceMs / 1000) - 10),
           ...(password ? { REDIS_PASSWORD: password } : {}),
@@ -203,6 +212,7 @@ export class SentinelCluster extends Construct {
         recreate: true,
         labels,
       });
+      lookUpAsGivenFirst(deployment, serviceDnsNameDots(this.clusterDomain));
       service.select(deployment);
       mountConfigAndData(sentinel, deployment.containers[0], config, claim, SENTINEL_PATHS);
       rollOnConfigChange(deployment, config);
@@ -227,11 +237,11 @@ export class SentinelCluster extends Construct {
 
     for (const instance of props.instances) {
       instance.discoverMasterFrom({
-        sentinelHosts: this.sentinelHosts,
+        sentinelHosts: this.sentinelHosts.map(fqdn),
         sentinelPort: SENTINEL_PORT,
         masterName: this.masterName,
         podLabels: this.podSelector(PodComponent.REDIS),
-        peerHosts: props.instances.filter((i) => i !== instance).map((i) => i.host),
+        peerHosts: props.instances.filter((i) => i !== instance).map((i) => i._announcedName()),
       });
     }
   }

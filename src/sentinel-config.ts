@@ -81,13 +81,14 @@ if [ -s "$conf" ]; then
   current=$(awk -v m="$MASTER_NAME" '$1 == "sentinel" && $2 == "monitor" && $3 == m { print $4, $5; exit }' "$conf")
   if [ -n "$current" ]; then
     set -- $current
-    host="$1"
+    # A short Service name (announced before names were fully qualified) becomes the chart's full name.
+    host=$(printf '%s\n' $REDIS_HOSTS | awk -v h="$1" 'index($0, h ".") == 1 { print; found = 1; exit } END { if (!found) print h }')
     port="$2"
   fi
-  # Replicas the chart names are written below; keep only learned ones it does not name.
+  # Replicas the chart names are written below; keep only learned ones it does not name, in full or short.
   learned=$(awk -v m="$MASTER_NAME" -v chart=" $REDIS_HOSTS " '$1 == "sentinel" && ($2 == "current-epoch" ||
     (($2 == "config-epoch" || $2 == "leader-epoch" || $2 == "known-sentinel") && $3 == m) ||
-    ($2 == "known-replica" && $3 == m && index(chart, " " $4 " ") == 0))' "$conf")
+    ($2 == "known-replica" && $3 == m && index(chart, " " $4 " ") == 0 && index(chart, " " $4 ".") == 0))' "$conf")
   log "kept learned state: master $host:$port, $(printf '%s' "$learned" | grep -c . || true) learned lines; re-applying chart settings"
 else
   log "first start: monitoring the initial master $host:$port"

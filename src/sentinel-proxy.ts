@@ -3,11 +3,12 @@ import { Construct } from 'constructs';
 import { HAPROXY_PATHS, renderHaproxyConf, renderQuorumGuardLua, sentinelCheckMilliseconds } from './haproxy-config';
 import { TLS_FILES } from './tls';
 import { ComputeResources } from './compute-resources';
-import { env, kplus, namespaceEnv, resolveResources, rollOnConfigChange, secretEnv, secureDeployment } from './plus';
+import { env, kplus, lookUpAsGivenFirst, namespaceEnv, resolveResources, rollOnConfigChange, secretEnv, secureDeployment } from './plus';
 import { INSTANCE_LABEL, PodComponent, labelObjects, recommendedLabels } from './labels';
 import { REDIS_PORT } from './redis-instance';
 import { SentinelCluster } from './sentinel-cluster';
-import { checkDomainName, checkDurationMs, checkImage, checkInt, checkServiceName, checkUniqueServiceName, fail } from './validation';
+import { checkDurationMs, checkImage, checkInt, checkServiceName, checkUniqueServiceName, fail } from './validation';
+import { NamespaceSyntax, serviceDnsName, serviceDnsNameDots } from './cluster-dns';
 
 /** The HAProxy image the chart runs: the version the end-to-end suite tests (Debian 12's). */
 export const DEFAULT_HAPROXY_IMAGE = 'haproxy:2.6.12';
@@ -68,8 +69,10 @@ export interface SentinelProxyOptions {
    */
   readonly threads?: number;
   /**
-   * The cluster's DNS domain, used to resolve Service names at run time.
-   * @default 'cluster.local'
+   * The cluster's DNS domain. The proxy resolves the names the sentinels announce, which carry the
+   * instances' domain; when set, it must equal it.
+   * @deprecated set `clusterDomain` on the RedisHa (or the RedisInstances)
+   * @default - the sentinels' cluster domain
    */
   readonly clusterDomain?: string;
   /**
@@ -133,9 +136,14 @@ export class SentinelProxy extends Construct {
     const maxConnections = checkInt(this, 'maxConnections', props.maxConnections ?? 4096, 1);
     const clientTimeoutMs = checkDurationMs(this, 'clientTimeout', props.clientTimeout ?? Duration.hours(1));
     const threads = checkInt(this, 'threads', props.threads ?? 1, 1, 64);
-    const clusterDomain = checkDomainName(this, 'clusterDomain', props.clusterDomain ?? 'cluster.local');
     if (props.serviceName !== undefined) checkServiceName(this, 'serviceName', props.serviceName);
     const sentinels = props.sentinels;
+    const clusterDomain = sentinels.clusterDomain;
+    if (props.clusterDomain !== undefined && props.clusterDomain !== clusterDomain) {
+      fail(this, 'clusterDomain', props.clusterDomain, `must equal the cluster domain the sentinels announce names in (${JSON.stringify(clusterDomain)}); set clusterDomain on the RedisHa instead`);
+    }
+    if (props.serviceName !== undefined) checkServiceName(this, 'serviceName', props.serviceName);
+    const fqdn = (service: string) => serviceDnsName(this, service, clusterDomain, NamespaceSyntax.HAPROXY);
 
     const config = new kplus.ConfigMap(this, 'Config', {
       data: {
@@ -144,9 +152,8 @@ export class SentinelProxy extends Construct {
           healthPort: PROXY_HEALTH_PORT,
           masterName: sentinels.masterName,
           quorum: sentinels.quorum,
-          addressSuffix: `.\${POD_NAMESPACE}.svc.${clusterDomain}`,
-          redis: sentinels.instances.map((i) => ({ host: i.host, port: i.port })),
-          sentinels: sentinels.sentinelHosts.map((host) => ({ host, port: sentinels.port })),
+          redis: sentinels.instances.map((i) => ({ host: fqdn(i.host), port: i.port })),
+          sentinels: sentinels.sentinelHosts.map((host) => ({ host: fqdn(host), port: sentinels.port })),
           auth: sentinels.auth !== undefined,
           checkIntervalMilliseconds: checkMs,
           fenceAfterMilliseconds: fenceMs,
@@ -198,6 +205,7 @@ export class SentinelProxy extends Construct {
       recreate: false,
       labels,
     });
+    lookUpAsGivenFirst(this._deployment, serviceDnsNameDots(clusterDomain));
     this._deployment.containers[0].mount(
       HAPROXY_PATHS.config,
       kplus.Volume.fromConfigMap(this, 'ConfigVolume', config, { name: 'config', defaultMode: 0o444 }),

@@ -34,17 +34,18 @@ test('redis-server runs the rendered redis.conf, extra directives and a hex-quot
   const dir = tempDir('redis-conf');
   const password = 'p a"s\\s$(x)`y`\'\n#;z';
   writeFileSync(join(dir, 'redis.conf'), renderRedisConf({
-    port: 6379, announceHost: 'redis-1', appendOnly: true, minReplicasToWrite: 0, minReplicasMaxLagSeconds: 10,
+    port: 6379, appendOnly: true, minReplicasToWrite: 0, minReplicasMaxLagSeconds: 10,
     extra: { 'maxmemory': '64mb', 'save': '3600 1 300 100', 'maxmemory-policy': 'allkeys-lru' },
   }));
   writeFileSync(join(dir, 'run.conf'), [
-    `include ${dir}/redis.conf`, 'port 16379', `bind ${HOST}`, `requirepass ${confQuote(password)}`, '',
+    `include ${dir}/redis.conf`, 'port 16379', `bind ${HOST}`, `replica-announce-ip ${confQuote('redis-1.cache.svc.cluster.local')}`,
+    `requirepass ${confQuote(password)}`, '',
   ].join('\n'));
   const server = RealProcess.start(['redis-server', join(dir, 'run.conf')], [dataMount(REDIS_PATHS.data)]);
   await server.waitUntil('PONG', () => cli(16379, ['ping'], password) === 'PONG', WAIT_MS);
   expect(cli(16379, ['ping'], 'wrong')).toMatch(/WRONGPASS|NOAUTH/);
   expect(cli(16379, ['config', 'get', 'appendonly'], password)).toBe('appendonly\nyes');
-  expect(cli(16379, ['config', 'get', 'replica-announce-ip'], password)).toBe('replica-announce-ip\nredis-1');
+  expect(cli(16379, ['config', 'get', 'replica-announce-ip'], password)).toBe('replica-announce-ip\nredis-1.cache.svc.cluster.local');
   expect(cli(16379, ['config', 'get', 'maxmemory'], password)).toBe(`maxmemory\n${64 * 1024 * 1024}`);
   expect(cli(16379, ['config', 'get', 'save'], password)).toBe('save\n3600 1 300 100');
 });
@@ -71,7 +72,7 @@ test('redis-server with the rendered TLS directives serves TLS only, replication
   const dir = tempDir('redis-tls');
   const tls = { cert: join(certs.dir, 'tls.crt'), key: join(certs.dir, 'tls.key'), ca: join(certs.dir, 'ca.crt') };
   writeFileSync(join(dir, 'redis.conf'), renderRedisConf({
-    port: 16381, announceHost: 'redis-1', appendOnly: false, minReplicasToWrite: 0, minReplicasMaxLagSeconds: 10, tls,
+    port: 16381, appendOnly: false, minReplicasToWrite: 0, minReplicasMaxLagSeconds: 10, tls,
   }));
   writeFileSync(join(dir, 'run.conf'), `include ${dir}/redis.conf\nbind ${HOST}\n`);
   const server = RealProcess.start(['redis-server', join(dir, 'run.conf')], [dataMount(REDIS_PATHS.data)]);

@@ -9,9 +9,8 @@ const values: HaproxyConfValues = {
   healthPort: 8404,
   masterName: 'mymaster',
   quorum: 3,
-  addressSuffix: '.${POD_NAMESPACE}.svc.cluster.local',
-  redis: [{ host: 'redis-a', port: 6379 }, { host: 'redis-b', port: 6379 }],
-  sentinels: [1, 2, 3, 4, 5].map((i) => ({ host: `sentinel-${i}`, port: 26379 })),
+  redis: ['redis-a', 'redis-b'].map((n) => ({ host: `${n}.\${POD_NAMESPACE}.svc.cluster.local`, port: 6379 })),
+  sentinels: [1, 2, 3, 4, 5].map((i) => ({ host: `sentinel-${i}.\${POD_NAMESPACE}.svc.cluster.local`, port: 26379 })),
   auth: false,
   checkIntervalMilliseconds: 1000,
   fenceAfterMilliseconds: 2000,
@@ -40,7 +39,7 @@ describe('renderHaproxyConf', () => {
     const cfg = renderHaproxyConf(values);
     expect(cfg.match(/^  server sentinel-/gm)).toHaveLength(2 * 5);
     expect(cfg).toContain('tcp-check send "SENTINEL MASTER mymaster\\r\\nPING\\r\\n"');
-    expect(cfg).toContain('tcp-check expect min-recv 0 string "\\$2\\r\\nip\\r\\n\\$7\\r\\nredis-b\\r\\n\\$4\\r\\nport\\r\\n\\$4\\r\\n6379\\r\\n"');
+    expect(cfg).toContain('tcp-check expect min-recv 0 string "\\r\\nredis-b.${POD_NAMESPACE}.svc.cluster.local\\r\\n\\$4\\r\\nport\\r\\n\\$4\\r\\n6379\\r\\n"');
   });
 
   test('a sentinel votes for a server only while its last good PING reply is younger than fenceAfter', () => {

@@ -1,12 +1,12 @@
 import { renderRedisConf, renderRedisEntrypoint, renderRedisProbe } from '../src/redis-config';
 import { lintScript } from './util/shell';
 
-const values = { port: 6379, announceHost: 'svc-redis-1', appendOnly: true, minReplicasToWrite: 1, minReplicasMaxLagSeconds: 10 };
+const values = { port: 6379, appendOnly: true, minReplicasToWrite: 1, minReplicasMaxLagSeconds: 10 };
 
 describe('renderRedisConf', () => {
-  test('announces the Service name and keeps data in /data', () => {
+  test('announces its port and keeps data in /data; the announced name is written at start', () => {
     const conf = renderRedisConf(values);
-    expect(conf).toContain('replica-announce-ip svc-redis-1\n');
+    expect(conf).not.toContain('replica-announce-ip');
     expect(conf).toContain('replica-announce-port 6379\n');
     expect(conf).toContain('dir /data\n');
     expect(conf).toContain('port 6379\n');
@@ -52,7 +52,8 @@ describe('renderRedisEntrypoint', () => {
     expect(script).toContain('exit 1');
   });
 
-  test('writes secrets hex-escaped into a file, never onto a command line', () => {
+  test('writes the announced name and secrets hex-escaped into a file, never onto a command line', () => {
+    expect(script).toContain('replica-announce-ip $(conf_quote "$ANNOUNCE_HOST")');
     expect(script).toContain('requirepass $(conf_quote "$REDIS_PASSWORD")');
     expect(script).toContain('umask 077');
     expect(script).toMatch(/exec redis-server "\$conf"\n$/);

@@ -87,6 +87,35 @@ describe('RedisHa', () => {
     expect(new Set(names).size).toBe(names.length);
   });
 
+  test('clusterDomain reaches every announced name and the proxy; proxy.clusterDomain alone still sets it', () => {
+    for (const props of [{ clusterDomain: 'k8s.example' }, { proxy: { clusterDomain: 'k8s.example' } }]) {
+      const { ha, objects } = synthRedisHa(props);
+      for (const d of ofKind(objects, 'Deployment').filter((o) => envOf(o).ANNOUNCE_HOST)) {
+        expect(envOf(d).ANNOUNCE_HOST).toMatch(/\.\$\(POD_NAMESPACE\)\.svc\.k8s\.example$/);
+      }
+      const cfg: string = ofKind(objects, 'ConfigMap').find((c) => c.data['haproxy.cfg']).data['haproxy.cfg'];
+      expect(cfg).toContain(`"${ha.instances[0].host}.\${POD_NAMESPACE}.svc.k8s.example:6379"`);
+    }
+  });
+
+  test('every pod looks the announced names up as given before its search domains', () => {
+    for (const [clusterDomain, dots] of [[undefined, '4'], ['k8s.example.org', '5']] as const) {
+      const { objects } = synthRedisHa({ clusterDomain });
+      const announced = ofKind(objects, 'Deployment').map((d) => envOf(d).ANNOUNCE_HOST).find((h) => h);
+      expect(String(announced.split('.').length - 1)).toBe(dots);
+      for (const d of ofKind(objects, 'Deployment')) {
+        expect(d.spec.template.spec.dnsConfig).toEqual({ options: [{ name: 'ndots', value: dots }] });
+      }
+    }
+  });
+
+  test.each([
+    [{ clusterDomain: 'bad domain' }, 'test/redis: clusterDomain ("bad domain") must be a DNS domain'],
+    [{ proxy: { clusterDomain: 'bad domain' } }, 'test/redis: proxy.clusterDomain ("bad domain") must be a DNS domain'],
+  ])('fails when the cluster domain is not a DNS domain: %j', (props, error) => {
+    expect(() => synthRedisHa(props)).toThrow(error);
+  });
+
   test('fails when instances is below 1', () => {
     expect(() => synthRedisHa({ instances: 0 })).toThrow(/test\/redis: instances \(0\) must be an integer at least 1/);
   });
@@ -132,8 +161,8 @@ describe('RedisHa', () => {
       ['when maxmemory is not a Redis memory size', { redis: { extraConfig: { maxmemory: '1Gi' } } },
         'test/redis: redis.extraConfig["maxmemory"] ("1Gi") must be a Redis memory size: bytes, or a number with k, kb, m, mb, g or gb'],
       ['when the cluster domain is not a DNS name', { proxy: { clusterDomain: 'bad domain' } },
-        'test/redis: proxy.clusterDomain ("bad domain") must be a DNS name'],
-      ['when the cluster domain has an empty label', { proxy: { clusterDomain: 'cluster..local' } }, /proxy.clusterDomain \("cluster..local"\) must be a DNS name/],
+        'test/redis: proxy.clusterDomain ("bad domain") must be a DNS domain'],
+      ['when the cluster domain has an empty label', { proxy: { clusterDomain: 'cluster..local' } }, /proxy.clusterDomain \("cluster..local"\) must be a DNS domain/],
       ['when an extraConfig directive has a prop', { redis: { extraConfig: { appendonly: 'no' } } },
         'test/redis: redis.extraConfig["appendonly"] ("appendonly") is set by the chart; use redis.appendOnly instead'],
       ['when an extraConfig directive is the password', { redis: { extraConfig: { requirepass: 'x' } } },

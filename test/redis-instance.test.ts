@@ -1,4 +1,4 @@
-import { Duration, Size, Testing } from 'cdk8s';
+import { Chart, Duration, Size, Testing } from 'cdk8s';
 import { Persistence, RedisAuth, RedisInstance } from '../src';
 import { envOf, ofKind } from './util/synth';
 
@@ -40,16 +40,33 @@ describe('RedisInstance', () => {
     expect(container.resources).toEqual({ requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1000m', memory: '1024Mi' } });
   });
 
-  test('announces its Service name and, as a replica, names its initial master', () => {
+  test('announces its Service name in the pod\'s namespace and, as a replica, names its initial master so', () => {
     let master!: RedisInstance;
     const objects = synth((c) => {
       master = new RedisInstance(c, 'A');
       new RedisInstance(c, 'B', { replicaOf: master });
     });
-    const [, replica] = ofKind(objects, 'Deployment');
-    expect(envOf(replica)).toMatchObject({ INITIAL_MASTER_HOST: master.host, INITIAL_MASTER_PORT: '6379' });
-    const conf = ofKind(objects, 'ConfigMap')[0].data['redis.conf'];
-    expect(conf).toContain(`replica-announce-ip ${master.host}\n`);
+    const [primary, replica] = ofKind(objects, 'Deployment');
+    const fq = (service: string) => `${service}.$(POD_NAMESPACE).svc.cluster.local`;
+    expect(envOf(replica)).toMatchObject({ INITIAL_MASTER_HOST: fq(master.host), INITIAL_MASTER_PORT: '6379' });
+    expect(envOf(primary).ANNOUNCE_HOST).toBe(fq(master.host));
+    // kubelet expands $(POD_NAMESPACE) only from variables defined before it.
+    expect(primary.spec.template.spec.containers[0].env[0]).toEqual({ name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } });
+  });
+
+  test('in a chart with a namespace and a cluster domain, announces the name written out', () => {
+    let master!: RedisInstance;
+    const chart = new Chart(Testing.app(), 'c', { namespace: 'cache' });
+    master = new RedisInstance(chart, 'A', { clusterDomain: 'k8s.example' });
+    new RedisInstance(chart, 'B', { replicaOf: master, clusterDomain: 'k8s.example' });
+    const [primary, replica] = ofKind(Testing.synth(chart), 'Deployment');
+    expect(envOf(primary).ANNOUNCE_HOST).toBe(`${master.host}.cache.svc.k8s.example`);
+    expect(envOf(replica).INITIAL_MASTER_HOST).toBe(`${master.host}.cache.svc.k8s.example`);
+  });
+
+  test.each(['bad domain', 'Cluster.Local', 'cluster.local.', '-x.local', ''])('fails when clusterDomain is %j', (domain) => {
+    expect(() => synth((c) => new RedisInstance(c, 'A', { clusterDomain: domain }))).toThrow(
+      `test/A: clusterDomain (${JSON.stringify(domain)}) must be a DNS domain: lowercase labels of letters, digits and "-", separated by "."`);
   });
 
   test('props reach the pod: image, resources, storage, append-only, min-replicas', () => {

@@ -10,6 +10,9 @@ function build(options: SentinelClusterOptions = {}, auth?: RedisAuth) {
   return { chart, master, replica, cluster, objects: Testing.synth(chart) };
 }
 
+/** The name a pod announces for a Service of a chart without a namespace. */
+const fq = (service: string) => `${service}.$(POD_NAMESPACE).svc.cluster.local`;
+
 const sentinelDeployments = (objects: any[]) =>
   ofKind(objects, 'Deployment').filter((d) => d.spec.template.metadata.labels['app.kubernetes.io/component'] === 'sentinel');
 
@@ -22,10 +25,10 @@ describe('SentinelCluster', () => {
     expect(cluster.masterName).toBe('mymaster');
     const envs = deployments.map(envOf);
     expect(envs.map((e) => e.SENTINEL_QUORUM)).toEqual(['2', '2', '2']);
-    expect(envs.map((e) => e.INITIAL_MASTER_HOST)).toEqual([master.host, master.host, master.host]);
+    expect(envs.map((e) => e.INITIAL_MASTER_HOST)).toEqual([fq(master.host), fq(master.host), fq(master.host)]);
     expect(new Set(envs.map((e) => e.SENTINEL_ID)).size).toBe(3);
-    expect(envs.map((e) => e.ANNOUNCE_HOST)).toEqual(cluster.sentinelHosts);
-    expect(envs.map((e) => e.REDIS_HOSTS)).toEqual(envs.map(() => cluster.instances.map((i) => i.host).join(' ')));
+    expect(envs.map((e) => e.ANNOUNCE_HOST)).toEqual(cluster.sentinelHosts.map(fq));
+    expect(envs.map((e) => e.REDIS_HOSTS)).toEqual(envs.map(() => cluster.instances.map((i) => fq(i.host)).join(' ')));
     for (const d of deployments) expect(d.spec.strategy.type).toBe('Recreate');
     // 2 Redis claims + 3 sentinel claims
     expect(ofKind(objects, 'PersistentVolumeClaim')).toHaveLength(5);
@@ -51,14 +54,14 @@ describe('SentinelCluster', () => {
     const { cluster, objects } = build();
     const redis = ofKind(objects, 'Deployment').filter((d) => d.spec.template.metadata.labels['app.kubernetes.io/component'] === 'redis');
     for (const d of redis) {
-      expect(envOf(d)).toMatchObject({ SENTINEL_HOSTS: cluster.sentinelHosts.join(' '), SENTINEL_PORT: '26379', MASTER_NAME: 'mymaster' });
+      expect(envOf(d)).toMatchObject({ SENTINEL_HOSTS: cluster.sentinelHosts.map(fq).join(' '), SENTINEL_PORT: '26379', MASTER_NAME: 'mymaster' });
     }
   });
 
   test('each instance knows its peers, to ask them for data before it serves as master', () => {
     const { master, replica, objects } = build();
     const redis = ofKind(objects, 'Deployment').filter((d) => d.spec.template.metadata.labels['app.kubernetes.io/component'] === 'redis');
-    expect(redis.map((d) => [envOf(d).ANNOUNCE_HOST, envOf(d).PEER_HOSTS])).toEqual([[master.host, replica.host], [replica.host, master.host]]);
+    expect(redis.map((d) => [envOf(d).ANNOUNCE_HOST, envOf(d).PEER_HOSTS])).toEqual([[fq(master.host), fq(replica.host)], [fq(replica.host), fq(master.host)]]);
   });
 
   test('props: 5 sentinels, quorum 3, timings and master name', () => {
@@ -115,6 +118,14 @@ describe('SentinelCluster', () => {
       const a = new RedisInstance(chart, 'A', { auth: RedisAuth.fromSecret('s', 'k') });
       const b = new RedisInstance(chart, 'B', { replicaOf: a });
       expect(() => new SentinelCluster(chart, 'S', { instances: [a, b] })).toThrow(/must share one auth setting/);
+    });
+
+    test('when the instances disagree on the cluster domain', () => {
+      const chart = Testing.chart();
+      const a = new RedisInstance(chart, 'A', { clusterDomain: 'k8s.example' });
+      const b = new RedisInstance(chart, 'B', { replicaOf: a });
+      expect(() => new SentinelCluster(chart, 'S', { instances: [a, b] })).toThrow(
+        'test/S: instances (["k8s.example","cluster.local"]) must share one clusterDomain');
     });
 
     test('when an instance is monitored twice', () => {

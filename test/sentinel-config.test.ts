@@ -1,5 +1,9 @@
-import { renderSentinelConf, renderSentinelEntrypoint, renderSentinelProbe, sentinelId } from '../src/sentinel-config';
+import { writeFileSync } from 'fs';
+import { join } from 'path';
+import { SENTINEL_PATHS, renderSentinelConf, renderSentinelEntrypoint, renderSentinelProbe, sentinelId } from '../src/sentinel-config';
+import { spawnInPrivateRoot } from './util/private-root';
 import { lintScript } from './util/shell';
+import { tempDir } from './util/temp';
 
 const values = { port: 26379, masterName: 'mymaster', downAfterMilliseconds: 5000, failoverTimeoutMilliseconds: 15000, parallelSyncs: 1 };
 
@@ -51,6 +55,30 @@ describe('renderSentinelEntrypoint', () => {
     expect(script).toContain('echo "sentinel known-replica $MASTER_NAME $h $REDIS_PORT"');
     expect(script).toContain('index(chart, " " $4 " ") == 0');
   });
+  test('an upgrade from short announced names: the remembered master maps to its full name, short replicas go', async () => {
+    const fq = (n: string) => `${n}.cache.svc.cluster.local`;
+    const conf = await runSentinelEntrypoint({ REDIS_HOSTS: ['redis-1', 'redis-2', 'redis-3'].map(fq).join(' ') }, [
+      'sentinel myid 0123456789012345678901234567890123456789',
+      'sentinel monitor mymaster redis-2 6379 2',
+      'sentinel current-epoch 3',
+      'sentinel config-epoch mymaster 3',
+      'sentinel known-replica mymaster redis-1 6379',
+      'sentinel known-replica mymaster redis-3 6379',
+      'sentinel known-replica mymaster other.example 6379',
+      'sentinel known-sentinel mymaster sentinel-2 26379 abc',
+      '',
+    ].join('\n'));
+    expect(conf).toContain(`sentinel monitor mymaster ${fq('redis-2')} 6379 2\n`);
+    const replicas = conf.split('\n').filter((l) => l.startsWith('sentinel known-replica ')).sort();
+    expect(replicas).toEqual([
+      `sentinel known-replica mymaster ${fq('redis-1')} 6379`,
+      `sentinel known-replica mymaster ${fq('redis-3')} 6379`,
+      'sentinel known-replica mymaster other.example 6379',
+    ].sort());
+    expect(conf).toContain('sentinel current-epoch 3\n');
+    expect(conf).toContain('sentinel known-sentinel mymaster sentinel-2 26379 abc\n');
+  });
+
   test('replaces the file atomically, private to the sentinel, without chmod or sed -i', () => {
     expect(script).toContain('umask 077');
     expect(script).toContain('mv "$conf.tmp" "$conf"');
@@ -67,3 +95,36 @@ describe('renderSentinelProbe', () => {
     expect(script).toContain('127.*|localhost|::1)');
   });
 });
+
+/**
+ * Runs the rendered entrypoint for real in a private root (its ConfigMap at /opt/redis-ha, a volume
+ * at /data holding `previous` as sentinel.conf) with a `redis-server` that prints the config it is given.
+ */
+async function runSentinelEntrypoint(env: Record<string, string>, previous: string): Promise<string> {
+  const config = tempDir('sentinel-config');
+  const { global, master } = renderSentinelConf({ port: 26379, masterName: 'mymaster', downAfterMilliseconds: 5000, failoverTimeoutMilliseconds: 15000, parallelSyncs: 1 });
+  writeFileSync(join(config, 'sentinel-global.conf'), global);
+  writeFileSync(join(config, 'sentinel-master.conf'), master);
+  writeFileSync(join(config, 'entrypoint.sh'), renderSentinelEntrypoint());
+  const data = tempDir('sentinel-data');
+  writeFileSync(join(data, 'sentinel.conf'), previous);
+  const bin = tempDir('sentinel-bin');
+  writeFileSync(join(bin, 'redis-server'), '#!/bin/sh\ncat "$1"\n', { mode: 0o755 });
+  const child = spawnInPrivateRoot({ root: tempDir('root'), mounts: [{ source: config, target: SENTINEL_PATHS.config }, { source: data, target: SENTINEL_PATHS.data }] },
+    ['sh', `${SENTINEL_PATHS.config}/entrypoint.sh`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        PATH: `${bin}:/usr/bin:/bin`, SENTINEL_ID: 'a'.repeat(40), ANNOUNCE_HOST: 'sentinel-1.cache.svc.cluster.local', MASTER_NAME: 'mymaster',
+        SENTINEL_QUORUM: '2', INITIAL_MASTER_HOST: 'redis-1.cache.svc.cluster.local', INITIAL_MASTER_PORT: '6379', REDIS_PORT: '6379', ...env,
+      },
+    });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const code = await new Promise<number | null>((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.on('exit', (c) => { clearTimeout(timer); resolve(c); });
+  });
+  if (code !== 0) throw new Error(`entrypoint exited ${code}:\n${out}`);
+  return out;
+}

@@ -3,10 +3,10 @@ import { RedisAuth, RedisInstance, SentinelCluster, SentinelProxy, SentinelProxy
 import { envOf, ofKind } from './util/synth';
 import { belowRegex } from '../src/haproxy-config';
 
-function build(options: SentinelProxyOptions = {}, auth?: RedisAuth, sentinels = 3) {
+function build(options: SentinelProxyOptions = {}, auth?: RedisAuth, sentinels = 3, clusterDomain?: string) {
   const chart = Testing.chart();
-  const master = new RedisInstance(chart, 'R1', { auth });
-  const replica = new RedisInstance(chart, 'R2', { auth, replicaOf: master });
+  const master = new RedisInstance(chart, 'R1', { auth, clusterDomain });
+  const replica = new RedisInstance(chart, 'R2', { auth, replicaOf: master, clusterDomain });
   const cluster = new SentinelCluster(chart, 'Sentinels', { sentinels, instances: [master, replica] });
   const proxy = new SentinelProxy(chart, 'Proxy', { ...options, sentinels: cluster });
   const objects = Testing.synth(chart);
@@ -45,8 +45,8 @@ describe('SentinelProxy', () => {
   test('checks every instance through every sentinel with the cluster quorum', () => {
     const { cfg, master, replica } = build({}, undefined, 5);
     expect(cfg).toContain('nbsrv(sentinels-name-redis-0) ge 3');
-    expect(cfg).toContain(`ip\\r\\n\\$${master.host.length}\\r\\n${master.host}\\r\\n`);
-    expect(cfg).toContain(`ip\\r\\n\\$${replica.host.length}\\r\\n${replica.host}\\r\\n`);
+    expect(cfg).toContain(`"\\r\\n${master.host}.\${POD_NAMESPACE}.svc.cluster.local\\r\\n`);
+    expect(cfg).toContain(`"\\r\\n${replica.host}.\${POD_NAMESPACE}.svc.cluster.local\\r\\n`);
     expect(cfg.match(/last-ok-ping-reply/g)).toHaveLength(2);
     expect(cfg.match(/server sentinel-\d/g)).toHaveLength(10);
     expect(cfg).toContain(`server redis-0 "${master.host}.\${POD_NAMESPACE}.svc.cluster.local:6379"`);
@@ -58,11 +58,22 @@ describe('SentinelProxy', () => {
     expect(() => build({ fenceAfter: Duration.millis(1000) })).toThrow(/fenceAfter.*1000ms.*at least 1500ms/s);
   });
 
+  test('resolves the names the sentinels announce, in their cluster domain', () => {
+    const { cfg, master } = build({}, undefined, 3, 'k8s.example');
+    expect(cfg).toContain(`server redis-0 "${master.host}.\${POD_NAMESPACE}.svc.k8s.example:6379"`);
+    expect(cfg).toContain(`"\\r\\n${master.host}.\${POD_NAMESPACE}.svc.k8s.example\\r\\n`);
+  });
+
+  test('fails when clusterDomain differs from the one the sentinels announce names in', () => {
+    expect(() => build({ clusterDomain: 'k8s.example' })).toThrow(
+      'test/Proxy: clusterDomain ("k8s.example") must equal the cluster domain the sentinels announce names in ("cluster.local")');
+  });
+
   test('props: replicas, service name, timings, threads, cluster domain', () => {
     const { proxy, deployment, cfg } = build({
       replicas: 3, serviceName: 'redis', checkInterval: Duration.millis(500), maxConnections: 500, threads: 2,
       clientTimeout: Duration.minutes(5), clusterDomain: 'k8s.example',
-    });
+    }, undefined, 3, 'k8s.example');
     expect(deployment.spec.replicas).toBe(3);
     expect(proxy.host).toBe('redis');
     expect(cfg).toContain('check inter 500ms');

@@ -37,10 +37,14 @@ describe('TLS', () => {
     expect(cfg).toContain('verify required ca-file /etc/redis-ha/tls/ca.crt');
   });
 
-  test('the exporter speaks TLS too', () => {
+  test('the exporter speaks TLS too, to its instance\'s Service name, which the certificate holds', () => {
     for (const d of deployments.filter((o) => component(o) === 'redis')) {
       const exporter = d.spec.template.spec.containers.find((c: any) => c.name === 'exporter');
-      expect(exporter.env).toContainEqual({ name: 'REDIS_ADDR', value: 'rediss://localhost:6379' });
+      const service = objects.find((o) => o.kind === 'Service' && o.spec.selector && Object.entries(o.spec.selector)
+        .every(([k, v]) => d.spec.template.metadata.labels[k] === v) && o.spec.clusterIP !== 'None');
+      expect(exporter.env[0]).toEqual({ name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } });
+      expect(exporter.env).toContainEqual({ name: 'REDIS_ADDR', value: `rediss://${service.metadata.name}.$(POD_NAMESPACE).svc.cluster.local:6379` });
+      expect(exporter.env.map((e: any) => e.name)).not.toContain('REDIS_EXPORTER_SKIP_TLS_VERIFICATION');
       expect(exporter.volumeMounts).toContainEqual({ mountPath: '/etc/redis-ha/tls', name: 'tls', readOnly: true });
     }
   });

@@ -25,8 +25,12 @@ export interface HaEnvOptions {
   dns?: boolean;
   /** Pod networks (default loopback); 'netns' gives real networks, Services that follow readiness and partitions. */
   network?: 'loopback' | 'netns';
-  /** Changes the synthesized manifests before they run (a benchmark baseline). */
-  patch?: (manifests: K8sObject[]) => void;
+  /** The chart's namespace (default none: the harness runs the pods in 'default', and they announce it). */
+  namespace?: string;
+  /** More objects to run beside the chart, e.g. client pods in another namespace. */
+  extraManifests?: K8sObject[];
+  /** Edits the synthesized objects before they run, e.g. to give an image's entrypoint as a command. */
+  editManifests?: (objects: K8sObject[]) => void;
 }
 
 export interface RoleInfo {
@@ -45,22 +49,22 @@ function pairs(v: string[]): Record<string, string> {
 
 export class HaEnv {
   /** Synthesizes the chart the environments run; the same props always give the same names. */
-  static synth(props: RedisHaProps = {}): { ha: RedisHa; manifests: K8sObject[] } {
-    const chart = new Chart(Testing.app(), 'e2e');
+  static synth(props: RedisHaProps = {}, namespace?: string): { ha: RedisHa; manifests: K8sObject[] } {
+    const chart = new Chart(Testing.app(), 'e2e', { namespace });
     const ha = new RedisHa(chart, 'redis', props);
     return { ha, manifests: Testing.synth(chart) as K8sObject[] };
   }
 
   static async create(opts: HaEnvOptions): Promise<HaEnv> {
-    const { ha, manifests } = HaEnv.synth(opts.props);
-    opts.patch?.(manifests);
+    const { ha, manifests } = HaEnv.synth(opts.props, opts.namespace);
+    opts.editManifests?.(manifests);
     const secrets: Record<string, Record<string, string>> = opts.props?.auth ? { [opts.props.auth.secretName]: { [opts.props.auth.key]: opts.password ?? '' } } : {};
     const tls = opts.props?.tls;
     if (tls) {
       if (!opts.certs) throw new Error('props.tls needs certs');
       secrets[tls.secretName] = { [tls.certKey]: opts.certs.cert, [tls.keyKey]: opts.certs.key, [tls.caKey]: opts.certs.ca };
     }
-    const cluster = new Cluster(manifests, { subnet: opts.subnet, name: opts.name, secrets, dns: opts.dns ?? true, network: opts.network });
+    const cluster = new Cluster([...manifests, ...(opts.extraManifests ?? [])], { subnet: opts.subnet, name: opts.name, secrets, dns: opts.dns ?? true, network: opts.network });
     const env = new HaEnv(ha, cluster, opts.props?.auth ? opts.password : undefined, tls ? opts.certs : undefined);
     try {
       env.startedAt = Date.now();
@@ -82,7 +86,7 @@ export class HaEnv {
   readonly redis: Pod[];
   readonly sentinels: Pod[];
   readonly proxies: Pod[];
-  /** Service name (announced host) of each Redis instance, index-aligned with `redis`. */
+  /** The name each Redis instance announces (its Service's, fully qualified), index-aligned with `redis`. */
   readonly hosts: string[];
   readonly masterName: string;
   readonly proxyService: string;
@@ -98,7 +102,7 @@ export class HaEnv {
     readonly tls?: { ca: string; cert: string; key: string },
   ) {
     this.redis = ha.instances.map((i) => cluster.podsOf(i.deployment.name)[0]);
-    this.hosts = ha.instances.map((i) => i.host);
+    this.hosts = ha.instances.map((i, n) => i._announcedName().replace('$(POD_NAMESPACE)', this.redis[n].namespace));
     this.sentinels = ha.sentinels.deployments.map((d) => cluster.podsOf(d.name)[0]);
     this.proxies = cluster.podsOf(ha.proxy.deployment.name);
     this.masterName = ha.masterName;

@@ -1,0 +1,92 @@
+/**
+ * Metrics with TLS, with a real redis_exporter (Debian's prometheus-redis-exporter, the program the
+ * sidecar image runs) and a certificate issued as the README says: for the chart's Service names only,
+ * no localhost, no pod address. The exporter verifies the server's certificate against the host it
+ * dials, so the sidecar dials its instance's own Service name.
+ */
+import { spawnSync } from 'child_process';
+import * as http from 'http';
+import { join } from 'path';
+import { Duration } from 'cdk8s';
+import { RedisTls } from '../../src';
+import { makeCerts } from '../util/certs';
+import { K8sObject, errText, waitUntil } from './harness';
+import { HaEnv } from './redis-ha-env';
+
+jest.setTimeout(180_000);
+
+/** The image's entrypoint (`/redis_exporter`), as Debian installs the same program. */
+const EXPORTER = 'prometheus-redis-exporter';
+
+function get(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve(body));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url} timed out`)));
+    req.on('error', reject);
+  });
+}
+
+/** The value of an unlabelled metric, or undefined. */
+function metric(body: string, name: string): string | undefined {
+  return body.split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1];
+}
+
+describe('metrics with TLS: the exporter sidecar verifies a certificate that names only the Services', () => {
+  let env: HaEnv;
+  let caFile = '';
+  const tls = RedisTls.fromSecret('redis-ha-e2e-tls');
+  const props = { tls, metrics: {}, sentinel: { downAfter: Duration.millis(2000), failoverTimeout: Duration.millis(6000) } };
+
+  beforeAll(async () => {
+    const { manifests } = HaEnv.synth(props);
+    const names = manifests.filter((o) => o.kind === 'Service').flatMap((o) => [o.metadata.name, `${o.metadata.name}.default.svc.cluster.local`]);
+    const certs = makeCerts(names);
+    caFile = join(certs.dir, 'ca.crt');
+    env = await HaEnv.create({
+      subnet: 223, name: 'metrics-tls', certs, props,
+      editManifests: (objects: K8sObject[]) => {
+        for (const d of objects.filter((o) => o.kind === 'Deployment')) {
+          for (const c of d.spec.template.spec.containers.filter((x: K8sObject) => x.name === 'exporter')) {
+            c.command = [EXPORTER];
+            // Pods share the test's network here: each exporter listens on its pod's own address (the
+            // harness sets BIND_ADDRESS to it), not on every address, as a pod's own network would allow.
+            c.env = [{ name: 'BIND_ADDRESS', value: '0.0.0.0' }, ...c.env, { name: 'REDIS_EXPORTER_WEB_LISTEN_ADDRESS', value: '$(BIND_ADDRESS):9121' }];
+          }
+        }
+      },
+    });
+  });
+  afterAll(async () => env?.shutdown());
+
+  test('every exporter reports redis_up 1 over verified TLS; dialling localhost would fail the verification', async () => {
+    await env.settle(120_000, { converged: false });
+    for (const pod of env.redis) {
+      const base = `http://${pod.address}:9121`;
+      const body = await waitUntil(async () => {
+        const b = await get(`${base}/metrics`).catch(() => '');
+        return metric(b, 'redis_up') === '1' ? b : undefined;
+      }, 30_000, `${pod.name}: redis_up 1`, { intervalMs: 500 }).catch((e) => {
+        throw new Error(`${errText(e)}\n${pod.logs({ container: 'exporter', lines: 20 })}`);
+      });
+      expect(metric(body, 'redis_connected_clients')).toBeDefined();
+      // The same exporter, its TLS options unchanged, asked to dial localhost as the sidecar did before.
+      const scraped = await get(`${base}/scrape?target=${encodeURIComponent('rediss://localhost:6379')}`);
+      expect(metric(scraped, 'redis_up')).toBe('0');
+    }
+    expect(env.redis[0].logs({ container: 'exporter' })).not.toMatch(/skip-tls|InsecureSkipVerify/i);
+    // Why localhost fails: the same handshake, verifying the name the client dials.
+    const handshake = (name: string) => spawnSync('openssl', ['s_client', '-connect', `${env.redis[0].address}:6379`, '-CAfile', caFile,
+      '-verify_hostname', name, '-verify_return_error', '-brief'], { input: '', encoding: 'utf8', timeout: 15_000 });
+    const local = handshake('localhost');
+    expect(local.stdout + local.stderr).toMatch(/hostname mismatch/);
+    expect(local.status).not.toBe(0);
+    const own = handshake(env.hosts[0]);
+    expect(own.stdout + own.stderr).toMatch(/Verification: OK/);
+    expect(own.status).toBe(0);
+  });
+});
