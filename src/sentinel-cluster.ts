@@ -223,7 +223,7 @@ export class SentinelCluster extends Construct {
     }
 
     // Each sentinel's preStop checks the others before it stops.
-    for (const c of containers) c.env.addVariable('SENTINEL_HOSTS', env(this.sentinelHosts.join(' ')));
+    for (const c of containers) c.env.addVariable('SENTINEL_HOSTS', env(this.sentinelHosts.map(fqdn).join(' ')));
 
     const headless = new kplus.Service(this, 'Service', {
       clusterIP: 'None',
