@@ -18,7 +18,9 @@ const CLIENTS = ['ioredis-sentinel', 'node-redis-sentinel', 'ioredis-proxy', 'no
 type ClientName = typeof CLIENTS[number];
 /** The namespace the applications run in: not the chart's. */
 const APP_NAMESPACE = 'app';
-const WRITER = path.join(__dirname, 'fixtures', 'client-writer.js');
+/** The project, bound into each client pod at /app (its node_modules holds the client libraries). */
+const PROJECT = path.resolve(__dirname, '..', '..');
+const WRITER = '/app/test/e2e/fixtures/client-writer.js';
 
 interface Summary {
   client: ClientName;
@@ -43,6 +45,8 @@ function clientPod(client: ClientName, hosts: { sentinel: string; proxy: string 
         image: 'node:20',
         command: ['node', WRITER],
         securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false },
+        // Bound, not reached by its host path: a clone under a 0700 temp dir is closed to uid 1000.
+        volumeMounts: [{ name: 'app', mountPath: '/app', readOnly: true }],
         env: [
           value('CLIENT', client),
           value('SENTINEL_HOST', hosts.sentinel), value('SENTINEL_PORT', 26379), value('MASTER_NAME', masterName),
@@ -52,6 +56,7 @@ function clientPod(client: ClientName, hosts: { sentinel: string; proxy: string 
           ...(auth ? [{ name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: AUTH_SECRET, key: AUTH_KEY } } }] : []),
         ],
       }],
+      volumes: [{ name: 'app', hostPath: { path: PROJECT } }],
     },
   };
 }

@@ -77,7 +77,7 @@ describe('upgrades: one instance at a time, the master last', () => {
     const plain = new Writer(() => env.connectProxy(), { mode: 'set', prefix: `${label}:plain` }).start();
     const durable = new Writer(() => env.connectProxy(), { mode: 'wait', prefix: `${label}:wait`, waitMs: 1000 }).start();
     const watch = watchPods(env);
-    let replaced: Pod[] = [];
+    let replaced: Array<{ pod: Pod; stoppedAt: number; startedAt: number }> = [];
     let from = 0;
     let to = 0;
     try {
@@ -103,11 +103,14 @@ describe('upgrades: one instance at a time, the master last', () => {
       `plain acked ${vp.checked}, lost ${vp.missing.length}; WAIT-acked ${durable.waitAcked.length}, lost ${vd.missingWaitAcked.length}; ` +
       `failures ${JSON.stringify(plain.failureSummary())}`);
 
-    expect(replaced).toEqual(expect.arrayContaining([...env.redis, ...env.sentinels]));
+    expect(replaced.map((r) => r.pod)).toEqual(expect.arrayContaining([...env.redis, ...env.sentinels]));
+    // Never two Redis instances or two sentinels down at once (the master included, so when it went
+    // down every other instance was serving).
     expect(watch.maxRedisDown).toBe(1);
     expect(watch.maxSentinelsDown).toBe(1);
-    // The master went down last, after every other instance was back.
-    for (const p of others) expect(watch.upAt.get(p)).toBeLessThan(watch.downAt.get(master) as number);
+    // The master went last: its pod was gone only after every other instance's new pod had started.
+    const at = (p: Pod) => replaced.find((r) => r.pod === p) as { stoppedAt: number; startedAt: number };
+    for (const p of others) expect(at(p).startedAt).toBeLessThan(at(master).stoppedAt);
     expect(after).not.toBe(master);
     expect(vp.missing).toEqual([]);
     expect(vd.missingWaitAcked).toEqual([]);

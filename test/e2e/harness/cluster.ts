@@ -389,7 +389,8 @@ export class Cluster implements PodHost {
       if (i < 0) throw new Error(`apply: Deployment ${nameOf(o)} is new; the harness only updates existing workloads`);
       if (JSON.stringify(this.objects[i].spec.template) === JSON.stringify(o.spec.template)) continue;
       this.objects[i] = o;
-      for (const pod of this.pods.filter((p) => p.owner.kind === 'Deployment' && p.owner.name === nameOf(o))) pod.replaceTemplate(o.spec.template);
+      // Running pods keep the template they started with (use rollout() to replace them).
+      for (const pod of this.pods.filter((p) => p.owner.kind === 'Deployment' && p.owner.name === nameOf(o) && !p.anyRunning)) pod.replaceTemplate(o.spec.template);
     }
   }
 
@@ -397,9 +398,10 @@ export class Cluster implements PodHost {
    * Applies re-synthesized manifests while the pods run, as `kubectl apply` does with Deployments of
    * strategy Recreate: every pod whose template changed is stopped at once (preStop hook, SIGTERM,
    * grace period), and each starts with its new template as soon as it is gone. Returns the pods
-   * replaced, once every one of them has started again.
+   * replaced, once every one of them has started again, with when each old one was gone and each
+   * new one started (ms since epoch).
    */
-  async rollout(manifests: K8sObject[]): Promise<Pod[]> {
+  async rollout(manifests: K8sObject[]): Promise<Array<{ pod: Pod; stoppedAt: number; startedAt: number }>> {
     const changed: Array<{ pod: Pod; template: K8sObject }> = [];
     for (const o of manifests.filter((x) => x?.kind === 'Deployment')) {
       const old = this.objects.find((x) => x.kind === 'Deployment' && nameOf(x) === nameOf(o) && nsOf(x) === nsOf(o));
@@ -416,14 +418,16 @@ export class Cluster implements PodHost {
       else this.objects.push(o);
     }
     this.note(`rollout: replacing ${changed.map((c) => c.pod.name).join(', ') || 'nothing'}`);
-    await Promise.all(changed.map(async ({ pod, template }) => {
+    return Promise.all(changed.map(async ({ pod, template }) => {
       await pod.stop();
+      const stoppedAt = Date.now();
       const i = this.objects.findIndex((x) => x.kind === 'Deployment' && nameOf(x) === pod.owner.name && nsOf(x) === pod.namespace);
       this.objects[i] = { ...this.objects[i], spec: { ...this.objects[i].spec, template } };
       pod.replaceTemplate(template);
+      const startedAt = Date.now();
       await this.startPod(pod);
+      return { pod, stoppedAt, startedAt };
     }));
-    return changed.map((c) => c.pod);
   }
 
   private findObject(kind: string, name: string, ns: string): K8sObject | undefined {
@@ -524,6 +528,11 @@ export class Cluster implements PodHost {
         }
         if (fsGroup !== undefined) applyFsGroup(dir, fsGroup);
         out.set(v.name, { dir, alwaysReadOnly: Boolean(v.persistentVolumeClaim.readOnly) });
+      } else if (v.hostPath) {
+        // Test fixtures only (the chart uses none): an existing host directory, never created here. A
+        // bind mount also reaches a directory whose parents the pod's user could not traverse.
+        if (!fs.statSync(v.hostPath.path, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`${where}: hostPath ${v.hostPath.path} is not an existing directory`);
+        out.set(v.name, { dir: v.hostPath.path, alwaysReadOnly: false });
       } else {
         throw new Error(`${where}: unsupported volume type ${JSON.stringify(Object.keys(v).filter((k) => k !== 'name'))}`);
       }
