@@ -20,9 +20,6 @@ interface Watch {
   /** Most Redis pods down at one sample, and most sentinels. */
   maxRedisDown: number;
   maxSentinelsDown: number;
-  /** When each pod was last seen going down, and coming back, ms since epoch. */
-  downAt: Map<Pod, number>;
-  upAt: Map<Pod, number>;
   stop(): Promise<void>;
 }
 
@@ -32,7 +29,7 @@ interface Watch {
  * the request; an answer slower than 2 s (a loaded machine) leaves its state as it was.
  */
 function watchPods(env: HaEnv): Watch {
-  const w: Watch = { maxRedisDown: 0, maxSentinelsDown: 0, downAt: new Map(), upAt: new Map(), stop: async () => undefined };
+  const w: Watch = { maxRedisDown: 0, maxSentinelsDown: 0, stop: async () => undefined };
   const pods = [...env.redis, ...env.sentinels];
   const up = new Map<Pod, boolean>(pods.map((p) => [p, true]));
   const serves = async (p: Pod): Promise<boolean | undefined> => {
@@ -49,9 +46,7 @@ function watchPods(env: HaEnv): Watch {
       const t = Date.now();
       const results = await Promise.all(pods.map(serves));
       pods.forEach((p, i) => {
-        const now = results[i] ?? up.get(p) as boolean;
-        if (now !== up.get(p)) (now ? w.upAt : w.downAt).set(p, t);
-        up.set(p, now);
+        up.set(p, results[i] ?? (up.get(p) as boolean));
       });
       w.maxRedisDown = Math.max(w.maxRedisDown, env.redis.filter((p) => !up.get(p)).length);
       w.maxSentinelsDown = Math.max(w.maxSentinelsDown, env.sentinels.filter((p) => !up.get(p)).length);

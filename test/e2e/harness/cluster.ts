@@ -379,11 +379,7 @@ export class Cluster implements PodHost {
    * next start. Claims and addresses stay. Pods whose template changed must be stopped first.
    */
   apply(manifests: K8sObject[]): void {
-    for (const o of manifests.filter((x) => x?.kind === 'ConfigMap' || x?.kind === 'Secret')) {
-      const i = this.objects.findIndex((x) => x.kind === o.kind && nameOf(x) === nameOf(o) && nsOf(x) === nsOf(o));
-      if (i >= 0) this.objects[i] = o;
-      else this.objects.push(o);
-    }
+    this.replaceConfigObjects(manifests);
     for (const o of manifests.filter((x) => x?.kind === 'Deployment')) {
       const i = this.objects.findIndex((x) => x.kind === 'Deployment' && nameOf(x) === nameOf(o) && nsOf(x) === nsOf(o));
       if (i < 0) throw new Error(`apply: Deployment ${nameOf(o)} is new; the harness only updates existing workloads`);
@@ -411,12 +407,7 @@ export class Cluster implements PodHost {
     }
     // ConfigMaps and Secrets change at once; running pods keep the files they started with (kubelet
     // refreshes mounted ConfigMaps only later), new pods get the new ones.
-    const configs = manifests.filter((x) => x?.kind === 'ConfigMap' || x?.kind === 'Secret');
-    for (const o of configs) {
-      const i = this.objects.findIndex((x) => x.kind === o.kind && nameOf(x) === nameOf(o) && nsOf(x) === nsOf(o));
-      if (i >= 0) this.objects[i] = o;
-      else this.objects.push(o);
-    }
+    this.replaceConfigObjects(manifests);
     this.note(`rollout: replacing ${changed.map((c) => c.pod.name).join(', ') || 'nothing'}`);
     return Promise.all(changed.map(async ({ pod, template }) => {
       await pod.stop();
@@ -428,6 +419,15 @@ export class Cluster implements PodHost {
       await this.startPod(pod);
       return { pod, stoppedAt, startedAt };
     }));
+  }
+
+  /** ConfigMaps and Secrets of the manifests replace (or join) the current ones. */
+  private replaceConfigObjects(manifests: K8sObject[]): void {
+    for (const o of manifests.filter((x) => x?.kind === 'ConfigMap' || x?.kind === 'Secret')) {
+      const i = this.objects.findIndex((x) => x.kind === o.kind && nameOf(x) === nameOf(o) && nsOf(x) === nsOf(o));
+      if (i >= 0) this.objects[i] = o;
+      else this.objects.push(o);
+    }
   }
 
   private findObject(kind: string, name: string, ns: string): K8sObject | undefined {
