@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { RedisAuth } from './auth';
 import { RedisTls } from './tls';
+import { RedisEngine } from './engine';
 import { addDisruptionBudget } from './disruption-budget';
 import { MetricsOptions, REDIS_EXPORTER_PORT, addMetrics } from './metrics';
 import { NetworkPolicyOptions, addNetworkPolicies } from './network-policy';
@@ -13,6 +14,13 @@ import { checkInt } from './validation';
 
 /** Props of a {@link RedisHa}. */
 export interface RedisHaProps {
+  /**
+   * The server every Redis and sentinel pod runs, and its image: `RedisEngine.valkey()` or
+   * `RedisEngine.redis()`, each with an optional pinned image (`redis.engine` and
+   * `sentinel.engine` override it per layer). The proxy's HAProxy is `proxy.engine`.
+   * @default RedisEngine.valkey() - RedisEngine.DEFAULT_VALKEY_IMAGE
+   */
+  readonly engine?: RedisEngine;
   /**
    * Redis instances in all: one initial master and `instances - 1` replicas.
    * @default 3
@@ -83,14 +91,25 @@ export class RedisHa extends Construct {
   constructor(scope: Construct, id: string, props: RedisHaProps = {}) {
     super(scope, id);
     const count = checkInt(this, 'instances', props.instances ?? 3, 1);
-    const redis: RedisInstanceOptions = { minReplicasToWrite: count > 1 ? 1 : 0, ...props.redis };
+    const redis: RedisInstanceOptions = {
+      minReplicasToWrite: count > 1 ? 1 : 0,
+      ...props.redis,
+      engine: props.redis?.engine ?? (props.redis?.image === undefined ? props.engine : undefined),
+    };
+    if (props.engine && props.redis?.image !== undefined) {
+      throw new Error(`${this.node.path}: redis.image (${JSON.stringify(props.redis.image)}) cannot be set together with engine; give the image to the engine (RedisEngine.valkey({ image }))`);
+    }
 
     const master = new RedisInstance(this, 'Redis1', { ...redis, auth: props.auth, tls: props.tls });
     this.instances = [master];
     for (let i = 2; i <= count; i++) {
       this.instances.push(new RedisInstance(this, `Redis${i}`, { ...redis, auth: props.auth, tls: props.tls, replicaOf: master }));
     }
-    this.sentinels = new SentinelCluster(this, 'Sentinels', { ...props.sentinel, instances: this.instances });
+    this.sentinels = new SentinelCluster(this, 'Sentinels', {
+      ...props.sentinel,
+      engine: props.sentinel?.engine ?? (props.sentinel?.image === undefined ? props.engine : undefined),
+      instances: this.instances,
+    });
     this.proxy = new SentinelProxy(this, 'Proxy', { ...props.proxy, sentinels: this.sentinels });
 
     const groups: Array<[PodComponent, kplus.Deployment[]]> = [

@@ -3,12 +3,13 @@ import { Construct } from 'constructs';
 import { RedisAuth } from './auth';
 import { RedisTls, TLS_FILES } from './tls';
 import { Persistence } from './persistence';
-import { ComputeResources, env, kplus, mountConfigAndData, peerService, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
+import { RedisEngine, chooseEngine } from './engine';
+import { ComputeResources, env, envOf, kplus, mountConfigAndData, peerService, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
 import { CHART_OWNED_DIRECTIVES, REDIS_PATHS, RedisProbeMode, renderRedisConf, renderRedisEntrypoint, renderRedisPreStop, renderRedisProbe } from './redis-config';
-import { checkDurationMs, checkImage, checkInt, fail } from './validation';
+import { checkDurationMs, checkInt, fail } from './validation';
 
-/** The Redis image the chart runs: the version the end-to-end suite tests (Debian 12's). */
-export const DEFAULT_REDIS_IMAGE = 'redis:7.0.15';
+/** @deprecated use RedisEngine.DEFAULT_REDIS_IMAGE (the chart's default engine is Valkey, RedisEngine.DEFAULT_VALKEY_IMAGE). */
+export const DEFAULT_REDIS_IMAGE = RedisEngine.DEFAULT_REDIS_IMAGE;
 /** The `redis` user of the official image. */
 export const REDIS_UID = 999;
 /** The port every Redis instance listens on. */
@@ -17,8 +18,14 @@ export const REDIS_PORT = 6379;
 /** Settings shared by every Redis instance of a group. */
 export interface RedisInstanceOptions {
   /**
-   * Container image; must be pinned to a tag or digest.
-   * @default DEFAULT_REDIS_IMAGE
+   * The server and its image: `RedisEngine.valkey()` or `RedisEngine.redis()`, each with an optional pinned image.
+   * @default RedisEngine.valkey() - RedisEngine.DEFAULT_VALKEY_IMAGE
+   */
+  readonly engine?: RedisEngine;
+  /**
+   * A Redis image (the same as `engine: RedisEngine.redis({ image })`); cannot be combined with `engine`.
+   * @deprecated use `engine`
+   * @default - the engine's image
    */
   readonly image?: string;
   /**
@@ -140,6 +147,8 @@ export class RedisInstance extends Construct {
   public readonly auth?: RedisAuth;
   /** The TLS Secret reference, if TLS is on. */
   public readonly tls?: RedisTls;
+  /** The server this instance runs. */
+  public readonly engine: RedisEngine;
   /** The Deployment running the pod. */
   public readonly deployment: kplus.Deployment;
   /** The instance's ClusterIP Service. */
@@ -152,7 +161,8 @@ export class RedisInstance extends Construct {
 
   constructor(scope: Construct, id: string, props: RedisInstanceProps = {}) {
     super(scope, id);
-    const image = checkImage(this, 'image', props.image ?? DEFAULT_REDIS_IMAGE);
+    this.engine = chooseEngine(this, props.engine, props.image, () => RedisEngine.valkey());
+    const image = this.engine._resolve(this, props.image !== undefined ? 'image' : 'engine').image;
     const minReplicasToWrite = checkInt(this, 'minReplicasToWrite', props.minReplicasToWrite ?? 0, 0);
     const maxLagMs = checkDurationMs(this, 'minReplicasMaxLag', props.minReplicasMaxLag ?? Duration.seconds(10));
     const discoveryMs = checkDurationMs(this, 'masterDiscoveryTimeout', props.masterDiscoveryTimeout ?? Duration.seconds(30));
@@ -194,6 +204,7 @@ export class RedisInstance extends Construct {
       command: ['sh', `${REDIS_PATHS.config}/entrypoint.sh`],
       env: {
         BIND_ADDRESS: env('0.0.0.0'),
+        ...envOf(this.engine._env()),
         REDIS_PORT: env(REDIS_PORT),
         ANNOUNCE_HOST: env(this.host),
         MASTER_DISCOVERY_SECONDS: env(Math.ceil(discoveryMs / 1000)),

@@ -3,10 +3,11 @@ import { Construct } from 'constructs';
 import { RedisAuth } from './auth';
 import { RedisTls, TLS_FILES } from './tls';
 import { Persistence } from './persistence';
-import { ComputeResources, env, kplus, mountConfigAndData, peerService, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
-import { COMPONENT_LABEL, DEFAULT_REDIS_IMAGE, NAME_LABEL, PodComponent, REDIS_UID, RedisInstance } from './redis-instance';
+import { RedisEngine, chooseEngine } from './engine';
+import { ComputeResources, env, envOf, kplus, mountConfigAndData, peerService, resolveResources, scriptProbe, secretEnv, secureDeployment } from './plus';
+import { COMPONENT_LABEL, NAME_LABEL, PodComponent, REDIS_UID, RedisInstance } from './redis-instance';
 import { SENTINEL_PATHS, SentinelProbeMode, renderSentinelConf, renderSentinelEntrypoint, renderSentinelProbe, sentinelId } from './sentinel-config';
-import { checkDurationMs, checkImage, checkInt, checkMasterName, fail } from './validation';
+import { checkDurationMs, checkInt, checkMasterName, fail } from './validation';
 
 /** The port every sentinel listens on. */
 export const SENTINEL_PORT = 26379;
@@ -46,8 +47,14 @@ export interface SentinelClusterOptions {
    */
   readonly parallelSyncs?: number;
   /**
-   * Container image (the sentinels run the Redis image); must be pinned.
-   * @default DEFAULT_REDIS_IMAGE
+   * The server the sentinels run (its `--sentinel` mode): the same kind as the instances' engine.
+   * @default - the initial master's engine
+   */
+  readonly engine?: RedisEngine;
+  /**
+   * A Redis image (the same as `engine: RedisEngine.redis({ image })`); cannot be combined with `engine`.
+   * @deprecated use `engine`
+   * @default - the engine's image
    */
   readonly image?: string;
   /**
@@ -95,6 +102,8 @@ export class SentinelCluster extends Construct {
   public readonly auth?: RedisAuth;
   /** The TLS Secret reference shared with the instances, if any. */
   public readonly tls?: RedisTls;
+  /** The server the sentinels run. */
+  public readonly engine: RedisEngine;
   /** The sentinels' Deployments, in order. */
   public readonly deployments: kplus.Deployment[] = [];
   /** Labels every pod of this group carries: its Redis instances, sentinels and proxy. */
@@ -109,7 +118,6 @@ export class SentinelCluster extends Construct {
     const failoverMs = checkDurationMs(this, 'failoverTimeout', props.failoverTimeout ?? Duration.seconds(15));
     if (failoverMs <= downAfterMs) fail(this, 'failoverTimeout', `${failoverMs}ms`, `must be greater than downAfter (${downAfterMs}ms)`);
     const parallelSyncs = checkInt(this, 'parallelSyncs', props.parallelSyncs ?? 1, 1);
-    const image = checkImage(this, 'image', props.image ?? DEFAULT_REDIS_IMAGE);
 
     this.instances = props.instances;
     const masters = props.instances.filter((i) => !i.replicaOf);
@@ -123,6 +131,12 @@ export class SentinelCluster extends Construct {
     if (tlss.size > 1) fail(this, 'instances', [...tlss], 'must share one TLS setting');
     this.auth = master.auth;
     this.tls = master.tls;
+    this.engine = chooseEngine(this, props.engine, props.image, () => master.engine);
+    const image = this.engine._resolve(this, props.image !== undefined ? 'image' : 'engine').image;
+    const kinds = new Set(props.instances.map((i) => i.engine.kind));
+    if (kinds.size > 1 || !kinds.has(this.engine.kind)) {
+      fail(this, 'engine', this.engine.kind, `must be the instances' engine (${[...kinds].join(', ')}): sentinels and servers of one kind`);
+    }
 
     const template = renderSentinelConf({
       port: SENTINEL_PORT,
@@ -162,6 +176,7 @@ export class SentinelCluster extends Construct {
         command: ['sh', `${SENTINEL_PATHS.config}/entrypoint.sh`],
         env: {
           BIND_ADDRESS: env('0.0.0.0'),
+          ...envOf(this.engine._env()),
           SENTINEL_PORT: env(SENTINEL_PORT),
           SENTINEL_ID: env(sentinelId(sentinel.node.path)),
           ANNOUNCE_HOST: env(service.name),

@@ -2,13 +2,14 @@ import { Duration, Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import { HAPROXY_PATHS, renderHaproxyConf, renderQuorumGuardLua, sentinelCheckMilliseconds } from './haproxy-config';
 import { TLS_FILES } from './tls';
+import { ProxyEngine, chooseProxyEngine } from './engine';
 import { ComputeResources, env, kplus, namespaceEnv, resolveResources, secretEnv, secureDeployment } from './plus';
 import { NAME_LABEL, PodComponent, REDIS_PORT } from './redis-instance';
 import { SentinelCluster } from './sentinel-cluster';
-import { checkDurationMs, checkImage, checkInt, checkServiceName } from './validation';
+import { checkDurationMs, checkInt, checkServiceName } from './validation';
 
-/** The HAProxy image the chart runs: the version the end-to-end suite tests (Debian 12's). */
-export const DEFAULT_HAPROXY_IMAGE = 'haproxy:2.6.12';
+/** @deprecated use ProxyEngine.DEFAULT_HAPROXY_IMAGE */
+export const DEFAULT_HAPROXY_IMAGE = ProxyEngine.DEFAULT_HAPROXY_IMAGE;
 /** The `haproxy` user of the official image. */
 export const HAPROXY_UID = 99;
 /** The proxy's HTTP port: `/ready`, `/healthz` and Prometheus `/metrics`. */
@@ -29,8 +30,14 @@ export interface SentinelProxyOptions {
    */
   readonly serviceName?: string;
   /**
-   * Container image; must be pinned.
-   * @default DEFAULT_HAPROXY_IMAGE
+   * The HAProxy and its image.
+   * @default ProxyEngine.haproxy() - ProxyEngine.DEFAULT_HAPROXY_IMAGE
+   */
+  readonly engine?: ProxyEngine;
+  /**
+   * An HAProxy image (the same as `engine: ProxyEngine.haproxy({ image })`); cannot be combined with `engine`.
+   * @deprecated use `engine`
+   * @default - the engine's image
    */
   readonly image?: string;
   /**
@@ -96,11 +103,14 @@ export class SentinelProxy extends Construct {
   public readonly deployment: kplus.Deployment;
   /** The read-only listener's port on the same Service, when `readReplicas` is on. */
   public readonly readReplicasPort?: number;
+  /** The HAProxy the pods run. */
+  public readonly engine: ProxyEngine;
 
   constructor(scope: Construct, id: string, props: SentinelProxyProps) {
     super(scope, id);
     const replicas = checkInt(this, 'replicas', props.replicas ?? 2, 1);
-    const image = checkImage(this, 'image', props.image ?? DEFAULT_HAPROXY_IMAGE);
+    this.engine = chooseProxyEngine(this, props.engine, props.image);
+    const image = this.engine._resolve(this, props.image !== undefined ? 'image' : 'engine').image;
     const checkMs = checkDurationMs(this, 'checkInterval', props.checkInterval ?? Duration.millis(250));
     const maxConnections = checkInt(this, 'maxConnections', props.maxConnections ?? 4096, 1);
     const clientTimeoutMs = checkDurationMs(this, 'clientTimeout', props.clientTimeout ?? Duration.hours(1));
