@@ -11,12 +11,12 @@ set -euo pipefail
 CACHE=${ENGINE_CACHE:-/var/cache/cdk8s-redis-ha/engines}
 TIMEOUT=${ENGINE_BUILD_TIMEOUT:-1200}
 SOURCES=/etc/apt/sources.list.d/cdk8s-redis-ha-src.sources
-# engine, source package, the line (major.minor) to build
+# engine, source package, the line (major.minor) to build; the default chart's lines first
 LINES=(
-  'redis redis 8.0'
-  'valkey valkey 8.1'
   'valkey valkey 9.1'
   'haproxy haproxy 3.0'
+  'redis redis 8.0'
+  'valkey valkey 8.1'
   'haproxy haproxy 3.2'
 )
 
@@ -71,7 +71,7 @@ cached() {
 heartbeat() {
   local start=$SECONDS
   while sleep 30; do
-    log "  ... $((SECONDS - start))s: $(grep -E '^ *(CC|LINK|CXX|AR)|\.o$|\.c$' "$1" 2>/dev/null | tail -n 1 | cut -c1-100)"
+    log "  ... $((SECONDS - start))s, $(grep -cE '\.(c|cc|cpp)( |$)' "$1" 2>/dev/null || true) compile steps so far"
   done
 }
 
