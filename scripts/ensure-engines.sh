@@ -71,7 +71,8 @@ cached() {
 heartbeat() {
   local start=$SECONDS
   while sleep 30; do
-    log "  ... $((SECONDS - start))s, $(grep -cE '\.(c|cc|cpp)( |$)' "$1" 2>/dev/null || true) compile steps so far"
+    # Quiet makes print "CC file.o" (in colour), verbose ones the compiler's command line.
+    log "  ... $((SECONDS - start))s, $(grep -cE 'CC|\.(c|cc|cpp)( |$)' "$1" 2>/dev/null || true) compile steps so far"
   done
 }
 
@@ -82,7 +83,8 @@ build() {
     redis | valkey)
       # As the official images: TLS built in, bundled jemalloc/lua; valkey keeps its redis-* links.
       flags=(BUILD_TLS=yes)
-      (cd "$src" && nice -n 15 timeout "$TIMEOUT" make -j2 "${flags[@]}" && make PREFIX="$stage" "${flags[@]}" install) ;;
+      # One make: `install` builds `all` first, so nothing is rebuilt outside nice and the bound.
+      (cd "$src" && nice -n 15 timeout "$TIMEOUT" make -j2 "${flags[@]}" PREFIX="$stage" install) ;;
     haproxy)
       # As the official image's makeOpts: OpenSSL, Lua (the proxy's quorum guard), PCRE2, Prometheus exporter.
       flags=(TARGET=linux-glibc USE_OPENSSL=1 USE_LUA=1 LUA_INC=/usr/include/lua5.4 USE_PCRE2=1 USE_PCRE2_JIT=1 USE_PROMEX=1 USE_GETADDRINFO=1)

@@ -45,7 +45,7 @@ afterAll(() => {
   console.log(`[e2e] ===== engine matrix summary =====\n${summary.join('\n')}`);
 });
 
-const runnable = (row: Row) => [row.engine.image, row.proxy.image].every(canRun);
+const runnable = (row: Row) => [row.engine.image, row.proxy.image].every((i) => canRun(i));
 for (const row of ROWS.filter((r) => !runnable(r))) {
   const missing = [row.engine.image, row.proxy.image].filter((i) => !canRun(i)).map((i) => engineLine(i));
   console.warn(`[e2e] SKIPPED matrix row "${row.name}": no build of ${missing.map((m) => `${m?.engine} ${m?.line}`).join(', ')}` +
@@ -88,6 +88,9 @@ describe.each(ROWS.filter(runnable).map((r) => [r.name, r] as const))('%s', (_na
       expect(server.startsWith(`${want.line}.`)).toBe(true);
       expect(sentinelMode).toBe('sentinel');
       expect(proxyVersion).toContain(`version ${engineLine(row.proxy.image)!.line}.`);
+      // The proxy's own Prometheus exporter, built into every supported HAProxy image.
+      const metrics = await (await fetch(`http://${env.proxies[0].address}:8404/metrics`)).text();
+      expect(metrics).toMatch(/^haproxy_backend_active_servers\{proxy="redis-master"\} 1$/m);
       const c = await env.connectProxy();
       try {
         expect(await c.command('SET', 'matrix', row.name)).toBe('OK');

@@ -37,33 +37,33 @@ export function engineLine(image: string): { engine: string; line: string } | un
 }
 
 /** The cached build of an engine line, newest patch first, or undefined when none is built. */
-export function cachedBuild(engine: string, line: string): string | undefined {
+export function cachedBuild(engine: string, line: string, cache = ENGINE_CACHE): string | undefined {
   let entries: string[];
   try {
-    entries = fs.readdirSync(ENGINE_CACHE);
+    entries = fs.readdirSync(cache);
   } catch {
     return undefined;
   }
   const builds = entries
     .filter((e) => e.startsWith(`${engine}-${line}.`) && !e.endsWith('.partial') && !e.endsWith('.log'))
     .sort((a, b) => b.localeCompare(a, undefined, { numeric: true }))
-    .map((e) => path.join(ENGINE_CACHE, e, 'bin'));
+    .map((e) => path.join(cache, e, 'bin'));
   return builds.find((bin) => fs.existsSync(path.join(bin, ENGINES[engine].server)));
 }
 
 /** Whether the host can run an image's engine line (the host's own, or a cached build). */
-export function canRun(image: string): boolean {
+export function canRun(image: string, cache = ENGINE_CACHE): boolean {
   const e = engineLine(image);
-  return !e || e.line === ENGINES[e.engine].hostLine || cachedBuild(e.engine, e.line) !== undefined;
+  return !e || e.line === ENGINES[e.engine].hostLine || cachedBuild(e.engine, e.line, cache) !== undefined;
 }
 
 /** The binds that give a container its image's binaries; fails for a known engine line not built. */
-export function imageMounts(image: string): RootMount[] {
+export function imageMounts(image: string, cache = ENGINE_CACHE): RootMount[] {
   const e = engineLine(image);
   if (!e || e.line === ENGINES[e.engine].hostLine) return [];
-  const bin = cachedBuild(e.engine, e.line);
+  const bin = cachedBuild(e.engine, e.line, cache);
   if (!bin) {
-    throw new Error(`image ${image}: no build of ${e.engine} ${e.line} in ${ENGINE_CACHE}; run scripts/ensure-engines.sh (test/run-all.sh does)`);
+    throw new Error(`image ${image}: no build of ${e.engine} ${e.line} in ${cache}; run scripts/ensure-engines.sh (test/run-all.sh does)`);
   }
   return [{ source: bin, target: ENGINES[e.engine].target, readOnly: true }];
 }
