@@ -90,7 +90,7 @@ describe.each(ROWS.filter(runnable).map((r) => [r.name, r] as const))('%s', (_na
       expect(proxyVersion).toContain(`version ${engineLine(row.proxy.image)!.line}.`);
       // The proxy's own Prometheus exporter, built into every supported HAProxy image.
       const metrics = await (await fetch(`http://${env.proxies[0].address}:8404/metrics`)).text();
-      expect(metrics).toMatch(/^haproxy_backend_active_servers\{proxy="redis-master"\} 1$/m);
+      expect(metrics).toMatch(/^haproxy_backend_active_servers\{proxy="redis-master"\} \d+$/m);
       const c = await env.connectProxy();
       try {
         expect(await c.command('SET', 'matrix', row.name)).toBe('OK');
