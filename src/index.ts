@@ -1,4 +1,5 @@
 export * from './auth';
+export { EngineKind, EngineOptions, ProxyEngine, RedisEngine } from './engine';
 export { RedisTls, TlsSecretKeys } from './tls';
 export * from './persistence';
 export { ComputeResources } from './compute-resources';

@@ -5,13 +5,14 @@ import { RedisTls, TLS_FILES } from './tls';
 import { PodComponent, instanceLabel, labelObjects, recommendedLabels } from './labels';
 import { Persistence } from './persistence';
 import { ComputeResources } from './compute-resources';
-import { env, kplus, lookUpAsGivenFirst, mountConfigAndData, namespaceEnv, peerService, resolveResources, rollOnConfigChange, scriptProbe, secretEnv, secureDeployment } from './plus';
+import { RedisEngine, chooseEngine } from './engine';
+import { env, envOf, kplus, lookUpAsGivenFirst, mountConfigAndData, namespaceEnv, peerService, resolveResources, rollOnConfigChange, scriptProbe, secretEnv, secureDeployment } from './plus';
 import { DEFAULT_CLUSTER_DOMAIN, NamespaceSyntax, POD_NAMESPACE_ENV, checkClusterDomain, serviceDnsName, serviceDnsNameDots } from './cluster-dns';
 import { CHART_OWNED_DIRECTIVES, REDIS_PATHS, RedisProbeMode, renderRedisConf, renderRedisEntrypoint, renderRedisPreStop, renderRedisProbe } from './redis-config';
-import { checkDurationMs, checkImage, checkInt, checkRedisMemory, fail, userProp } from './validation';
+import { checkDurationMs, checkInt, checkRedisMemory, fail, userProp } from './validation';
 
-/** The Redis image the chart runs: the version the end-to-end suite tests (Debian 12's). */
-export const DEFAULT_REDIS_IMAGE = 'redis:7.0.15';
+/** @deprecated use RedisEngine.DEFAULT_REDIS_IMAGE (the chart's default engine is Valkey, RedisEngine.DEFAULT_VALKEY_IMAGE). */
+export const DEFAULT_REDIS_IMAGE = RedisEngine.DEFAULT_REDIS_IMAGE;
 /** The `redis` user of the official image. */
 export const REDIS_UID = 999;
 /** The port every Redis instance listens on. */
@@ -20,8 +21,14 @@ export const REDIS_PORT = 6379;
 /** Settings shared by every Redis instance of a group. */
 export interface RedisInstanceOptions {
   /**
-   * Container image; must be pinned to a tag or digest.
-   * @default DEFAULT_REDIS_IMAGE
+   * The server and its image: `RedisEngine.valkey()` or `RedisEngine.redis()`, each with an optional pinned image.
+   * @default RedisEngine.valkey() - RedisEngine.DEFAULT_VALKEY_IMAGE
+   */
+  readonly engine?: RedisEngine;
+  /**
+   * A Redis image (the same as `engine: RedisEngine.redis({ image })`); cannot be combined with `engine`.
+   * @deprecated use `engine`
+   * @default - the engine's image
    */
   readonly image?: string;
   /**
@@ -141,6 +148,8 @@ export class RedisInstance extends Construct {
   public readonly tls?: RedisTls;
   /** The cluster DNS domain of the name the instance announces. */
   public readonly clusterDomain: string;
+  /** The server this instance runs. */
+  public readonly engine: RedisEngine;
   /** The Deployment running the pod, as a core cdk8s object (`addJsonPatch`, `metadata`): an escape hatch. */
   public readonly deployment: ApiObject;
   /** The instance's ClusterIP Service. */
@@ -161,7 +170,8 @@ export class RedisInstance extends Construct {
 
   constructor(scope: Construct, id: string, props: RedisInstanceProps = {}) {
     super(scope, id);
-    const image = checkImage(this, 'image', props.image ?? DEFAULT_REDIS_IMAGE);
+    this.engine = chooseEngine(this, props.engine, props.image, () => RedisEngine.valkey());
+    const image = this.engine._resolve(this, props.image !== undefined ? 'image' : 'engine').image;
     const minReplicasToWrite = checkInt(this, 'minReplicasToWrite', props.minReplicasToWrite ?? 0, 0);
     const maxLagMs = checkDurationMs(this, 'minReplicasMaxLag', props.minReplicasMaxLag ?? Duration.seconds(10));
     const discoveryMs = checkDurationMs(this, 'masterDiscoveryTimeout', props.masterDiscoveryTimeout ?? Duration.seconds(30));
@@ -211,6 +221,7 @@ export class RedisInstance extends Construct {
         // First: the names below refer to it when the chart has no namespace.
         [POD_NAMESPACE_ENV]: namespaceEnv(),
         BIND_ADDRESS: env('0.0.0.0'),
+        ...envOf(this.engine._env()),
         REDIS_PORT: env(REDIS_PORT),
         ANNOUNCE_HOST: env(this._announcedName()),
         MASTER_DISCOVERY_SECONDS: env(Math.ceil(discoveryMs / 1000)),

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what it needs (as root on Debian), builds, then
+# The whole test suite: installs what it needs (as root on Debian), builds the engines, then
 # runs the unit/synth tests and the end-to-end tests with real processes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source scripts/ensure-packages.sh
+# The engine lines Debian 12 lacks (the default Valkey and HAProxy among them), built once per machine
+# into /var/cache/cdk8s-redis-ha/engines; a failed build fails the run, after the tests.
+engines=0
+bash scripts/ensure-engines.sh || engines=1
 source scripts/private-tmp.sh
 
 npm run --silent build
 npx tsc -p tsconfig.dev.json
 out=$(mktemp -d)
-status=0
+status=$engines
 npx jest --selectProjects unit --json --outputFile="$out/unit.json" || status=1
 # End-to-end tests in a private network namespace: pods get their own networks (veths, a bridge,
 # nftables) that exist only inside it and vanish with it; nothing touches the host's network.

@@ -28,7 +28,7 @@ describe('SentinelProxy', () => {
     const { proxy, objects, deployment } = build();
     expect(deployment.spec.replicas).toBe(2);
     const container = deployment.spec.template.spec.containers[0];
-    expect(container.image).toBe('haproxy:2.6.12');
+    expect(container.image).toBe('haproxy:3.0.27');
     expect(container.command).toEqual(['haproxy', '-W', '-db', '-f', '/usr/local/etc/haproxy/haproxy.cfg']);
     expect(container.ports).toEqual([{ containerPort: 6379, name: 'redis' }, { containerPort: 8404, name: 'health' }]);
     expect(container.readinessProbe.httpGet).toMatchObject({ path: '/ready', port: 8404 });
