@@ -6,6 +6,7 @@
 # answering --version is skipped; a line whose sources the mirror does not serve is reported
 # and left out (test/e2e/matrix.test.ts then skips it, saying so). Each build is niced, runs at
 # -j2 and is bounded by ENGINE_BUILD_TIMEOUT seconds. Run as root on Debian; called by test/run-all.sh.
+# Arguments, if any, name the lines to ensure (`valkey-9.1 haproxy-3.0`); none: every line.
 set -euo pipefail
 
 CACHE=${ENGINE_CACHE:-/var/cache/cdk8s-redis-ha/engines}
@@ -84,11 +85,11 @@ build() {
       # As the official images: TLS built in, bundled jemalloc/lua; valkey keeps its redis-* links.
       flags=(BUILD_TLS=yes)
       # One make: `install` builds `all` first, so nothing is rebuilt outside nice and the bound.
-      (cd "$src" && nice -n 15 timeout "$TIMEOUT" make -j2 "${flags[@]}" PREFIX="$stage" install) ;;
+      (cd "$src" && nice -n "${ENGINE_BUILD_NICE:-15}" timeout "$TIMEOUT" make -j2 "${flags[@]}" PREFIX="$stage" install) ;;
     haproxy)
       # As the official image's makeOpts: OpenSSL, Lua (the proxy's quorum guard), PCRE2, Prometheus exporter.
       flags=(TARGET=linux-glibc USE_OPENSSL=1 USE_LUA=1 LUA_INC=/usr/include/lua5.4 USE_PCRE2=1 USE_PCRE2_JIT=1 USE_PROMEX=1 USE_GETADDRINFO=1)
-      (cd "$src" && nice -n 15 timeout "$TIMEOUT" make -j2 "${flags[@]}" && install -D -m 0755 haproxy "$stage/bin/haproxy") ;;
+      (cd "$src" && nice -n "${ENGINE_BUILD_NICE:-15}" timeout "$TIMEOUT" make -j2 "${flags[@]}" && install -D -m 0755 haproxy "$stage/bin/haproxy") ;;
   esac >>"$buildlog" 2>&1
 }
 
@@ -131,7 +132,7 @@ ensure_line() {
   local stage="$dir.partial" buildlog="$CACHE/$engine-$upstream.build.log"
   rm -rf "$stage" && mkdir -p "$stage"
   : >"$buildlog"
-  log "$engine $upstream: building ($found source, nice -n 15, make -j2, at most ${TIMEOUT}s); log in $buildlog"
+  log "$engine $upstream: building ($found source, nice -n ${ENGINE_BUILD_NICE:-15}, make -j2, at most ${TIMEOUT}s); log in $buildlog"
   local start=$SECONDS hb
   heartbeat "$buildlog" &
   hb=$!
@@ -154,9 +155,11 @@ exec 9>"$CACHE/.lock"
 flock -w "$TIMEOUT" 9 || { log "another build holds $CACHE/.lock"; exit 1; }
 ensure_sources
 status=0
+wanted=" $* "
 for entry in "${LINES[@]}"; do
   # shellcheck disable=SC2086 # three words
   set -- $entry
+  if [ "$wanted" != "  " ] && [[ $wanted != *" $1-$3 "* ]]; then continue; fi
   ensure_line "$1" "$2" "$3" || status=1
 done
 exit "$status"
