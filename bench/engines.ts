@@ -1,5 +1,5 @@
 /**
- * Figure 6, engines side by side: for each engine line and HAProxy version the tests run, the failover
+ * Section 8, engines side by side: for each engine line and HAProxy version the tests run, the failover
  * write gap at down-after 2 s (SIGKILLs of the master, as figure 1) and the proxy's throughput ratio
  * (as figure 3, chart defaults only), with the server and HAProxy versions that answered.
  */

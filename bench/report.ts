@@ -235,10 +235,9 @@ export function writeReport(
       'kill there are no bars for about a second: the writer\'s next command waits for its 1 s timeout, because until the proxy\'s check ' +
       '(every 1 s) marks the dead master down, HAProxy still sends new connections there and retries each refused connect after its turn-around delay (min(timeout connect, 1 s)).', '');
   }
-  if (json.errors.length) L.push('## Errors during the run', '', ...json.errors.map((e: string) => `- ${e}`), '');
   // ------------------------------------------------------------------ engines
   if (r.engines?.length) {
-    L.push('## 6. Engines side by side', '');
+    L.push('## 8. Engines side by side', '');
     L.push('Each engine line and HAProxy version the tests run, in the same run: the failover write gap and the first ' +
       '+switch-master after SIGKILLs of the master at down-after 2000 ms (as figure 1), and the chart proxy\'s throughput ' +
       'over a direct connection (as figure 3, chart defaults). The versions are those that answered (INFO server, `haproxy -v`).', '');
@@ -257,6 +256,7 @@ export function writeReport(
     if (errs.length) L.push('', `Errors: ${errs.join('; ')}`);
     L.push('');
   }
+  if (json.errors.length) L.push('## Errors during the run', '', ...json.errors.map((e: string) => `- ${e}`), '');
 
   fs.writeFileSync(file, L.join('\n'));
 }

@@ -5,7 +5,7 @@
  *   BENCH_KILLS=5   SIGKILLs per down-after setting (at least 5 for the report)
  *   BENCH_SECONDS=5 target duration of each direct redis-benchmark test
  *   BENCH_STALE_REPEATS=3 stale-master runs as the original design, restarted as soon as the sentinels switched
- *   BENCH_ENGINE_KILLS=3 SIGKILLs per engine combination (figure 6)
+ *   BENCH_ENGINE_KILLS=3 SIGKILLs per engine combination (section 8)
  *   BENCH_ONLY=failover,stale,proxy,synth,partition,upgrade,engines   run a subset (the report then holds only those)
  */
 import { execFileSync } from 'child_process';
