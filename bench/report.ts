@@ -231,9 +231,9 @@ export function writeReport(
     L.push(`bench/failover.svg: the kill with the median write gap at down-after ${picture.downAfterMs} ms (${picture.kill.killed} killed, ` +
       `${picture.kill.promoted} promoted). Green bars: acknowledged writes per 50 ms; red: failed attempts (connection closed by the proxy, ` +
       'which rejects connections while no server is both role:master and named by a quorum of sentinels). Marked: the kill, the first +sdown, ' +
-      '+odown and +switch-master on any sentinel, and the proxy switch (the first acknowledged write on the new master). Right after the ' +
-      'kill there are no bars for about a second: the writer\'s next command waits for its 1 s timeout, because until the proxy\'s check ' +
-      '(every 1 s) marks the dead master down, HAProxy still sends new connections there and retries each refused connect after its turn-around delay (min(timeout connect, 1 s)).', '');
+      '+odown and +switch-master on any sentinel, and the proxy switch (the first acknowledged write on the new master). Until the ' +
+      'proxy\'s check marks the dead master down, HAProxy still sends new connections there and closes each at its refused connect ' +
+      '(`retries 0`).', '');
   }
   // ------------------------------------------------------------------ engines
   if (r.engines?.length) {
