@@ -33,9 +33,9 @@ describe('the published package', () => {
     expect([...external].sort()).toEqual(['cdk8s', 'constructs']);
   });
 
-  test('ships the library, its types, README and LICENSE; not the app that writes dist/ (lib/main.js)', () => {
+  test('ships the library, its types, its jsii assembly, README and LICENSE; not the app that writes dist/ (lib/main.js)', () => {
     const outside = packed.files.filter((f) => !/^lib\/[-a-z]+\.(js|d\.ts)$/.test(f));
-    expect(outside).toEqual(['LICENSE', 'README.md', 'package.json']);
+    expect(outside).toEqual(['.jsii', 'LICENSE', 'README.md', 'package.json']);
     expect(packed.files).toContain('lib/index.js');
     expect(packed.files).toContain('lib/index.d.ts');
     expect(packed.files.filter((f) => f.startsWith('lib/main.'))).toEqual([]);
@@ -44,6 +44,13 @@ describe('the published package', () => {
       const text = readFileSync(join(unpacked, js), 'utf8');
       for (const [, dep] of text.matchAll(/require\("(\.[^"]+)"\)/g)) expect(packed.files).toContain(normalize(join(dirname(js), `${dep}.js`)));
     }
+  });
+
+  test('its jsii assembly names the package and targets Python, Java, .NET and Go', () => {
+    const assembly = JSON.parse(readFileSync(join(unpacked, '.jsii'), 'utf8'));
+    expect(assembly.name).toBe(packed.manifest.name);
+    expect(assembly.version).toBe(packed.manifest.version);
+    expect(Object.keys(assembly.targets).sort()).toEqual(['dotnet', 'go', 'java', 'js', 'python']);
   });
 
   test('its LICENSE is the Apache License 2.0 that package.json names', () => {

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what it needs (as root on Debian), builds, then
-# runs the unit/synth tests and the end-to-end tests with real processes.
+# The whole test suite: installs what it needs (as root on Debian), builds with jsii and checks
+# what the other languages get (test/jsii-targets.sh), then runs the unit/synth tests and the
+# end-to-end tests with real processes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source scripts/ensure-packages.sh
 source scripts/private-tmp.sh
 
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
 npm run --silent build
 npx tsc -p tsconfig.dev.json
+bash test/jsii-targets.sh
 out=$(mktemp -d)
 status=0
 npx jest --selectProjects unit --json --outputFile="$out/unit.json" || status=1
