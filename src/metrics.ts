@@ -23,7 +23,7 @@ export const METRICS_LABEL = 'redis-ha.cdk8s.io/metrics';
 export interface MetricsOptions {
   /**
    * redis_exporter image; must be pinned.
-   * @default DEFAULT_REDIS_EXPORTER_IMAGE
+   * @default RedisHa.DEFAULT_EXPORTER_IMAGE
    */
   readonly exporterImage?: string;
   /**

@@ -1,7 +1,8 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { kplus } from './plus';
-import { PodComponent, REDIS_PORT } from './redis-instance';
+import { PodComponent, componentSelector } from './labels';
+import { REDIS_PORT } from './redis-instance';
 import { SENTINEL_PORT, SentinelCluster } from './sentinel-cluster';
 import { PROXY_HEALTH_PORT, SentinelProxy } from './sentinel-proxy';
 import { fail } from './validation';
@@ -28,13 +29,13 @@ export function addNetworkPolicies(scope: Construct, sentinels: SentinelCluster,
   if (Object.keys(options.clientLabels).length === 0) {
     fail(scope, 'networkPolicy.clientLabels', options.clientLabels, 'must name at least one label, or every pod would count as a client');
   }
-  const pods = (component: PodComponent) => ({ podSelector: { matchLabels: sentinels.podSelector(component) } });
+  const pods = (component: PodComponent) => ({ podSelector: { matchLabels: componentSelector(sentinels.groupLabels, component) } });
   const clients = { podSelector: { matchLabels: options.clientLabels } };
   const tcp = (...ports: number[]) => ports.map((port) => ({ protocol: 'TCP', port: kplus.k8s.IntOrString.fromNumber(port) }));
   const policy = (id: string, component: PodComponent, rules: kplus.k8s.NetworkPolicyIngressRule[]) =>
     new kplus.k8s.KubeNetworkPolicy(scope, id, {
       metadata: { labels: labelsOf[component] },
-      spec: { podSelector: { matchLabels: sentinels.podSelector(component) }, policyTypes: ['Ingress'], ingress: rules },
+      spec: { podSelector: { matchLabels: componentSelector(sentinels.groupLabels, component) }, policyTypes: ['Ingress'], ingress: rules },
     });
   const proxyClientPorts = [proxy.port, ...(proxy.readReplicasPort !== undefined ? [proxy.readReplicasPort] : [])];
   const open = (ports: number[]) => (ports.length > 0 ? [{ ports: tcp(...ports) }] : []);

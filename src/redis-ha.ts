@@ -3,9 +3,9 @@ import { Construct } from 'constructs';
 import { RedisAuth } from './auth';
 import { RedisTls } from './tls';
 import { addDisruptionBudget } from './disruption-budget';
-import { MetricsOptions, REDIS_EXPORTER_PORT, addMetrics } from './metrics';
+import { DEFAULT_REDIS_EXPORTER_IMAGE, MetricsOptions, REDIS_EXPORTER_PORT, addMetrics } from './metrics';
 import { NetworkPolicyOptions, addNetworkPolicies } from './network-policy';
-import { PodComponent, labelObjects, markGroup } from './labels';
+import { PodComponent, componentSelector, labelObjects, markGroup } from './labels';
 import { RedisInstance, RedisInstanceOptions } from './redis-instance';
 import { SentinelCluster, SentinelClusterOptions } from './sentinel-cluster';
 import { SentinelProxy, SentinelProxyOptions } from './sentinel-proxy';
@@ -82,6 +82,9 @@ export interface RedisHaProps {
  * the master fails, and a proxy that always routes to the current master.
  */
 export class RedisHa extends Construct {
+  /** The redis_exporter image of the metrics sidecar (`metrics.exporterImage`). */
+  public static readonly DEFAULT_EXPORTER_IMAGE: string = DEFAULT_REDIS_EXPORTER_IMAGE;
+
   /** The Redis instances; the first is the initial master. */
   public readonly instances: RedisInstance[];
   /** The sentinels. */
@@ -124,7 +127,7 @@ export class RedisHa extends Construct {
       [PodComponent.PROXY, [this.proxy.deployment]],
     ];
     for (const [component, deployments] of groups) {
-      for (const d of deployments) applySpread(d, this.sentinels.podSelector(component), props.spread);
+      for (const d of deployments) applySpread(d, componentSelector(this.sentinels.groupLabels, component), props.spread);
     }
     // Objects about one component's pods carry that component's labels.
     const labelsOf: { [component: string]: { [key: string]: string } } = {
@@ -139,7 +142,7 @@ export class RedisHa extends Construct {
         ['ProxyBudget', PodComponent.PROXY, { maxUnavailable: 1 }],
       ];
       for (const [budgetId, component, budget] of budgets) {
-        labelObjects(addDisruptionBudget(this, budgetId, this.sentinels.podSelector(component), budget), labelsOf[component]);
+        labelObjects(addDisruptionBudget(this, budgetId, componentSelector(this.sentinels.groupLabels, component), budget), labelsOf[component]);
       }
     }
     if (props.metrics) addMetrics(this, this.sentinels, this.proxy, props.metrics);

@@ -21,7 +21,7 @@ export const REDIS_PORT = 6379;
 export interface RedisInstanceOptions {
   /**
    * Container image; must be pinned to a tag or digest.
-   * @default DEFAULT_REDIS_IMAGE
+   * @default RedisInstance.DEFAULT_IMAGE
    */
   readonly image?: string;
   /**
@@ -108,8 +108,6 @@ export interface RedisInstanceProps extends RedisInstanceOptions {
   readonly clusterDomain?: string;
 }
 
-export { COMPONENT_LABEL, NAME_LABEL, PodComponent } from './labels';
-
 /** What a Redis pod needs to ask the sentinels for the current master. */
 export interface MasterDiscovery {
   /** Labels to add to the pod, naming the group it belongs to. */
@@ -129,6 +127,11 @@ export interface MasterDiscovery {
  * its Service's fully qualified name to the master and the sentinels.
  */
 export class RedisInstance extends Construct {
+  /** The Redis image the chart runs: the version the end-to-end suite tests (Debian 12's). */
+  public static readonly DEFAULT_IMAGE: string = DEFAULT_REDIS_IMAGE;
+  /** The port every Redis instance listens on. */
+  public static readonly PORT: number = REDIS_PORT;
+
   /** The Service name; the instance announces it fully qualified, in its namespace and `clusterDomain`. */
   public readonly host: string;
   /** The Redis port. */
@@ -201,7 +204,7 @@ export class RedisInstance extends Construct {
     });
 
     const probe = (mode: RedisProbeMode) => ['sh', `${REDIS_PATHS.config}/probe.sh`, mode];
-    // The group's labels replace `instance` once sentinels monitor the instance (discoverMasterFrom).
+    // The group's labels replace `instance` once sentinels monitor the instance (_discoverMasterFrom).
     const labels = this._labels = recommendedLabels(instanceLabel(this), PodComponent.REDIS, image);
     this._deployment = secureDeployment(this, 'Deployment', {
       image,
@@ -258,10 +261,10 @@ export class RedisInstance extends Construct {
   }
 
   /**
-   * Makes the instance ask these sentinels for the current master on every start.
-   * Called by {@link SentinelCluster} for each instance it monitors.
+   * @internal Makes the instance ask these sentinels for the current master on every start.
+   * Called by the SentinelCluster that monitors the instance.
    */
-  public discoverMasterFrom(discovery: MasterDiscovery): void {
+  public _discoverMasterFrom(discovery: MasterDiscovery): void {
     if (this.discovery) throw new Error(`${this.node.path}: is already monitored by sentinels of master "${this.discovery.masterName}"`);
     this.discovery = discovery;
     this.container.env.addVariable('SENTINEL_HOSTS', env(discovery.sentinelHosts.join(' ')));

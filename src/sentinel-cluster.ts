@@ -5,7 +5,7 @@ import { RedisTls, TLS_FILES } from './tls';
 import { Persistence } from './persistence';
 import { ComputeResources } from './compute-resources';
 import { env, kplus, lookUpAsGivenFirst, mountConfigAndData, namespaceEnv, peerService, resolveResources, rollOnConfigChange, scriptProbe, secretEnv, secureDeployment } from './plus';
-import { COMPONENT_LABEL, INSTANCE_LABEL, PodComponent, instanceLabel, labelObjects, recommendedLabels } from './labels';
+import { INSTANCE_LABEL, PodComponent, componentSelector, instanceLabel, labelObjects, recommendedLabels } from './labels';
 import { DEFAULT_REDIS_IMAGE, REDIS_UID, RedisInstance } from './redis-instance';
 import { SENTINEL_PATHS, SentinelProbeMode, renderSentinelConf, renderSentinelEntrypoint, renderSentinelPreStop, renderSentinelProbe, sentinelId } from './sentinel-config';
 import { NamespaceSyntax, POD_NAMESPACE_ENV, serviceDnsName, serviceDnsNameDots } from './cluster-dns';
@@ -50,7 +50,7 @@ export interface SentinelClusterOptions {
   readonly parallelSyncs?: number;
   /**
    * Container image (the sentinels run the Redis image); must be pinned.
-   * @default DEFAULT_REDIS_IMAGE
+   * @default RedisInstance.DEFAULT_IMAGE
    */
   readonly image?: string;
   /**
@@ -87,6 +87,9 @@ export interface SentinelClusterProps extends SentinelClusterOptions {
  * headless Service over all of them for sentinel-aware clients.
  */
 export class SentinelCluster extends Construct {
+  /** The port every sentinel listens on. */
+  public static readonly PORT: number = SENTINEL_PORT;
+
   /** The headless Service selecting every sentinel, as a core cdk8s object: an escape hatch. */
   public readonly service: ApiObject;
   /** Host name of the headless Service, for sentinel-aware clients. */
@@ -166,7 +169,7 @@ export class SentinelCluster extends Construct {
 
     this.groupLabels = { [INSTANCE_LABEL]: instanceLabel(this) };
     const labels = this._labels = recommendedLabels(this.groupLabels[INSTANCE_LABEL], PodComponent.SENTINEL, image);
-    const selector = this.podSelector(PodComponent.SENTINEL);
+    const selector = componentSelector(this.groupLabels, PodComponent.SENTINEL);
     const resources = resolveResources(
       { cpuRequestMillis: 50, cpuLimitMillis: 250, memoryRequest: Size.mebibytes(32), memoryLimit: Size.mebibytes(128) },
       props.resources,
@@ -236,18 +239,13 @@ export class SentinelCluster extends Construct {
     labelObjects(this, labels);
 
     for (const instance of props.instances) {
-      instance.discoverMasterFrom({
+      instance._discoverMasterFrom({
         sentinelHosts: this.sentinelHosts.map(fqdn),
         sentinelPort: SENTINEL_PORT,
         masterName: this.masterName,
-        podLabels: this.podSelector(PodComponent.REDIS),
+        podLabels: componentSelector(this.groupLabels, PodComponent.REDIS),
         peerHosts: props.instances.filter((i) => i !== instance).map((i) => i._announcedName()),
       });
     }
-  }
-
-  /** The labels that select this group's pods of one component. */
-  public podSelector(component: PodComponent): { [key: string]: string } {
-    return { ...this.groupLabels, [COMPONENT_LABEL]: component };
   }
 }

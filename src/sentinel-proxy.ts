@@ -4,7 +4,7 @@ import { HAPROXY_PATHS, renderHaproxyConf, renderQuorumGuardLua, sentinelCheckMi
 import { TLS_FILES } from './tls';
 import { ComputeResources } from './compute-resources';
 import { env, kplus, lookUpAsGivenFirst, namespaceEnv, resolveResources, rollOnConfigChange, secretEnv, secureDeployment } from './plus';
-import { INSTANCE_LABEL, PodComponent, labelObjects, recommendedLabels } from './labels';
+import { INSTANCE_LABEL, PodComponent, componentSelector, labelObjects, recommendedLabels } from './labels';
 import { REDIS_PORT } from './redis-instance';
 import { SentinelCluster } from './sentinel-cluster';
 import { checkDurationMs, checkImage, checkInt, checkServiceName, checkUniqueServiceName, fail } from './validation';
@@ -33,7 +33,7 @@ export interface SentinelProxyOptions {
   readonly serviceName?: string;
   /**
    * Container image; must be pinned.
-   * @default DEFAULT_HAPROXY_IMAGE
+   * @default SentinelProxy.DEFAULT_IMAGE
    */
   readonly image?: string;
   /**
@@ -100,6 +100,12 @@ export interface SentinelProxyProps extends SentinelProxyOptions {
  * sentinels names as master. Clients use its headless Service on 6379.
  */
 export class SentinelProxy extends Construct {
+  /** The HAProxy image the chart runs: the version the end-to-end suite tests (Debian 12's). */
+  public static readonly DEFAULT_IMAGE: string = DEFAULT_HAPROXY_IMAGE;
+  /** The proxy's HTTP port: `/ready`, `/healthz` and Prometheus `/metrics`. */
+  public static readonly HEALTH_PORT: number = PROXY_HEALTH_PORT;
+  /** The port of the read-only listener, when `readReplicas` is on. */
+  public static readonly READ_REPLICAS_PORT: number = PROXY_READ_REPLICAS_PORT;
   /** Default of `fenceAfter`, in seconds. */
   public static readonly DEFAULT_FENCE_AFTER_SECONDS = 2;
   /** The smallest `fenceAfter`: a sentinel's PING period (1 s) and a margin. */
@@ -228,7 +234,7 @@ export class SentinelProxy extends Construct {
     this.host = this._service.name;
     this.deployment = ApiObject.of(this._deployment);
     this.service = ApiObject.of(this._service);
-    this.selectorLabels = sentinels.podSelector(PodComponent.PROXY);
+    this.selectorLabels = componentSelector(sentinels.groupLabels, PodComponent.PROXY);
     labelObjects(this, labels);
   }
 }
