@@ -199,7 +199,7 @@ export class SentinelCluster extends Construct {
           SENTINEL_QUORUM: env(this.quorum),
           INITIAL_MASTER_HOST: env(master._announcedName()),
           INITIAL_MASTER_PORT: env(master.port),
-          REDIS_HOSTS: env(props.instances.map((i) => i._announcedName()).join(' ')),
+          REDIS_HOSTS: env(props.instances.map((instance) => instance._announcedName()).join(' ')),
           REDIS_PORT: env(master.port),
           PRESTOP_WAIT_SECONDS: env(Math.floor(graceMs / 1000) - 10),
           ...(password ? { REDIS_PASSWORD: password } : {}),

@@ -1,4 +1,5 @@
 import { readFileSync } from 'fs';
+import { builtinModules } from 'module';
 import { dirname, join, normalize } from 'path';
 import { PackedPackage, packPackage, run } from './util/consumer-app';
 import { tempDir } from './util/temp';
@@ -76,7 +77,7 @@ describe('the published package', () => {
       const text = readFileSync(join(unpacked, js), 'utf8');
       for (const [, dep] of text.matchAll(/require\("([^".][^"]*)"\)/g)) required.add(dep.startsWith('@') ? dep.split('/').slice(0, 2).join('/') : dep.split('/')[0]);
     }
-    const builtin = new Set(require('module').builtinModules as string[]);
+    const builtin = new Set(builtinModules);
     const external = [...required].filter((d) => !builtin.has(d.replace(/^node:/, ''))).sort();
     const declared = [...Object.keys(packed.manifest.dependencies), ...Object.keys(packed.manifest.peerDependencies)].sort();
     expect(external).toEqual(declared);

@@ -1,4 +1,4 @@
-import { renderRedisConf, renderRedisEntrypoint, renderRedisProbe } from '../src/redis-config';
+import { quoteConfValue, renderRedisConf, renderRedisEntrypoint, renderRedisPreStop, renderRedisProbe } from '../src/redis-config';
 import { lintScript } from './util/shell';
 
 const values = { port: 6379, appendOnly: true, minReplicasToWrite: 1, minReplicasMaxLagSeconds: 10 };
@@ -73,14 +73,12 @@ describe('renderRedisProbe', () => {
 
 describe('quoteConfValue', () => {
   test('escapes quotes and backslashes', () => {
-    const { quoteConfValue } = require('../src/redis-config');
     expect(quoteConfValue('a "b" \\c')).toBe('"a \\"b\\" \\\\c"');
   });
 });
 
 describe('renderRedisPreStop', () => {
-  const { renderRedisPreStop } = require('../src/redis-config');
-  const script: string = renderRedisPreStop();
+  const script = renderRedisPreStop();
   test('passes sh -n and shellcheck', () => {
     expect(lintScript(script)).toBe('');
   });

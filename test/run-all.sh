@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs (as root on Debian), builds with jsii and checks
-# what the other languages get (test/jsii-targets.sh), then runs the unit/synth tests and the
-# end-to-end tests with real processes.
+# what the other languages get (test/jsii-targets.sh), lints (ESLint, no warnings), then runs
+# the unit/synth tests and the end-to-end tests with real processes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +12,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
 npm run --silent build
 npx tsc -p tsconfig.dev.json
 bash test/jsii-targets.sh
+npm run --silent lint
 out=$(mktemp -d)
 status=0
 npx jest --selectProjects unit --json --outputFile="$out/unit.json" || status=1

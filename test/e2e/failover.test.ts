@@ -18,7 +18,7 @@ const SHORT = { sentinel: { downAfter: Duration.millis(SHORT_DOWN_AFTER_MS), fai
 const summary: string[] = [];
 function report(scenario: string, fields: Record<string, unknown>): void {
   const line = `${scenario}: ${Object.entries(fields)
-    .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`)
+    .map(([k, v]) => `${k}=${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v as string | number | boolean | null | undefined)}`)
     .join(' ')}`;
   summary.push(line);
   console.log(`[e2e] ${line}`);
@@ -123,7 +123,7 @@ function guard(env: () => HaEnv, fn: () => Promise<void>): () => Promise<void> {
       await fn();
     } catch (e) {
       const en = env();
-      let state = '';
+      let state: string;
       try {
         state = `sentinels: ${(await en.sentinelMasters()).join(', ')}\nroles: ${(await en.roles()).join(', ')}`;
       } catch (e2) {
@@ -264,9 +264,9 @@ describe('RedisHa with short sentinel timings (down-after 2000ms)', () => {
     const master = await healthy(env);
     const plain = new Writer(() => env.connectProxy(), { mode: 'set', prefix: '6:plain' }).start();
     const victim = env.proxies[0];
-    let killAt = 0;
+    let killAt: number;
     let killedAt = 0;
-    let endAt = 0;
+    let endAt: number;
     try {
       await waitUntil(() => plain.acked.length > 50, 10_000, 'writer warmed up');
       killAt = Date.now();
@@ -325,7 +325,7 @@ describe('RedisHa with short sentinel timings (down-after 2000ms)', () => {
     const plain = new Writer(() => env.connectProxy(), { mode: 'set', prefix: '10:plain' }).start();
     let stopAt = 0;
     let stopMs = 0;
-    let endAt = 0;
+    let endAt: number;
     try {
       await waitUntil(() => plain.acked.length > 50, 10_000, 'writer warmed up');
       stopAt = Date.now();
@@ -434,7 +434,7 @@ describe('RedisHa sentinel quorum (short timings)', () => {
     // Warmed up first: once fewer than the quorum of sentinels name the master, the proxy closes its sessions.
     const plain = new Writer(() => env.connectProxy(), { mode: 'set', prefix: '5b:plain' }).start();
     let killAt = Date.now();
-    let mastersSeen: string[] = [];
+    let mastersSeen: string[];
     try {
       await waitUntil(() => plain.acked.length > 20, 10_000, 'writer warmed up');
       await env.sentinels[0].kill('SIGKILL');

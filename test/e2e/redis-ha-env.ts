@@ -167,7 +167,7 @@ export class HaEnv {
         try {
           const r = await this.role(p);
           return `${this.num(p)}:${r.role}${r.role === 'slave' ? `(of ${r.masterHost}, link ${r.linkUp ? 'up' : 'down'})` : ''}`;
-        } catch (e) {
+        } catch {
           return `${this.num(p)}:down`;
         }
       }),
