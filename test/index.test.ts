@@ -2,7 +2,7 @@ import { readFileSync, readdirSync } from 'fs';
 import { join } from 'path';
 import * as api from '../src';
 import { RedisHa, RedisInstance, SentinelCluster, SentinelProxy } from '../src';
-import { named, ofKind, synthRedisHa } from './util/synth';
+import { component, containerOf, named, ofKind, synthRedisHa } from './util/synth';
 
 const SRC = join(__dirname, '..', 'src');
 
@@ -11,10 +11,6 @@ function defaultDocs(): Array<{ file: string; text: string }> {
   return readdirSync(SRC).filter((f) => f.endsWith('.ts')).flatMap((file) =>
     [...readFileSync(join(SRC, file), 'utf8').matchAll(/@default (.*)$/gm)].map((m) => ({ file, text: m[1] })));
 }
-
-const containerOf = (deployment: any, name?: string) =>
-  deployment.spec.template.spec.containers.find((c: any) => name === undefined || c.name === name) ?? deployment.spec.template.spec.containers[0];
-const component = (d: any) => d.spec.template.metadata.labels['app.kubernetes.io/component'];
 
 describe('the public API', () => {
   // jsii carries classes, interfaces and enums to the other languages, and drops functions and constants.

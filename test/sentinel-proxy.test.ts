@@ -1,6 +1,6 @@
 import { Duration, Testing } from 'cdk8s';
 import { RedisAuth, RedisInstance, SentinelCluster, SentinelProxy, SentinelProxyOptions } from '../src';
-import { envOf, ofKind } from './util/synth';
+import { component, envOf, ofKind } from './util/synth';
 import { belowRegex } from '../src/haproxy-config';
 
 function build(options: SentinelProxyOptions = {}, auth?: RedisAuth, sentinels = 3, clusterDomain?: string) {
@@ -10,7 +10,7 @@ function build(options: SentinelProxyOptions = {}, auth?: RedisAuth, sentinels =
   const cluster = new SentinelCluster(chart, 'Sentinels', { sentinels, instances: [master, replica] });
   const proxy = new SentinelProxy(chart, 'Proxy', { ...options, sentinels: cluster });
   const objects = Testing.synth(chart);
-  const deployment = ofKind(objects, 'Deployment').find((d) => d.spec.template.metadata.labels['app.kubernetes.io/component'] === 'proxy');
+  const deployment = ofKind(objects, 'Deployment').find((d) => component(d) === 'proxy');
   const cfg: string = ofKind(objects, 'ConfigMap').find((c) => c.data['haproxy.cfg']).data['haproxy.cfg'];
   return { proxy, cluster, master, replica, objects, deployment, cfg };
 }
