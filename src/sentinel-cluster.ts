@@ -4,11 +4,11 @@ import { RedisAuth } from './auth';
 import { RedisTls, TLS_FILES } from './tls';
 import { Persistence } from './persistence';
 import { ComputeResources } from './compute-resources';
-import { env, kplus, lookUpAsGivenFirst, mountConfigAndData, namespaceEnv, peerService, resolveResources, rollOnConfigChange, scriptProbe, secretEnv, secureDeployment } from './plus';
+import { env, kplus, resolveResources, secretEnv } from './plus';
 import { INSTANCE_LABEL, PodComponent, componentSelector, instanceLabel, labelObjects, recommendedLabels } from './labels';
-import { DEFAULT_REDIS_IMAGE, REDIS_UID, RedisInstance } from './redis-instance';
-import { SENTINEL_PATHS, SentinelProbeMode, renderSentinelConf, renderSentinelEntrypoint, renderSentinelPreStop, renderSentinelProbe, sentinelId } from './sentinel-config';
-import { NamespaceSyntax, POD_NAMESPACE_ENV, serviceDnsName, serviceDnsNameDots } from './cluster-dns';
+import { DEFAULT_REDIS_IMAGE, RedisInstance } from './redis-instance';
+import { Sentinel, SentinelProps } from './sentinel';
+import { renderSentinelConf, renderSentinelEntrypoint, renderSentinelPreStop, renderSentinelProbe } from './sentinel-config';
 import { checkDurationMs, checkImage, checkInt, checkMasterName, fail } from './validation';
 
 /** The port every sentinel listens on. */
@@ -111,7 +111,7 @@ export class SentinelCluster extends Construct {
   /** The cluster DNS domain shared with the instances, in which the sentinels announce their names. */
   public readonly clusterDomain: string;
   /** The sentinels' Deployments, in order, as core cdk8s objects (`addJsonPatch`, `metadata`): escape hatches. */
-  public readonly deployments: ApiObject[] = [];
+  public readonly deployments: ApiObject[];
   /** Labels that select every sentinel pod of this cluster. */
   public readonly selectorLabels: { [key: string]: string };
   /** @internal The recommended labels of the sentinels' objects. */
@@ -147,7 +147,6 @@ export class SentinelCluster extends Construct {
     this.auth = master.auth;
     this.tls = master.tls;
     this.clusterDomain = master.clusterDomain;
-    const fqdn = (service: string) => serviceDnsName(this, service, this.clusterDomain, NamespaceSyntax.KUBERNETES);
 
     const template = renderSentinelConf({
       port: SENTINEL_PORT,
@@ -174,59 +173,34 @@ export class SentinelCluster extends Construct {
       { cpuRequestMillis: 50, cpuLimitMillis: 250, memoryRequest: Size.mebibytes(32), memoryLimit: Size.mebibytes(128) },
       props.resources,
     );
-    const persistence = props.persistence ?? Persistence.claim();
     const password = this.auth ? secretEnv(this, 'Password', this.auth.secretName, this.auth.key) : undefined;
-    const probe = (mode: SentinelProbeMode) => ['sh', `${SENTINEL_PATHS.config}/probe.sh`, mode];
-
-    this.sentinelHosts = [];
-    const containers: kplus.Container[] = [];
-    for (let i = 1; i <= count; i++) {
-      const sentinel = new Construct(this, `Sentinel${i}`);
-      const service = peerService(sentinel, 'Service', { name: 'sentinel', port: SENTINEL_PORT });
-      const claim = persistence._bind(sentinel);
-      const deployment = secureDeployment(sentinel, 'Deployment', {
-        image,
-        uid: REDIS_UID,
-        command: ['sh', `${SENTINEL_PATHS.config}/entrypoint.sh`],
-        env: {
-          // First: the names below refer to it when the chart has no namespace.
-          [POD_NAMESPACE_ENV]: namespaceEnv(),
-          BIND_ADDRESS: env('0.0.0.0'),
-          SENTINEL_PORT: env(SENTINEL_PORT),
-          SENTINEL_ID: env(sentinelId(sentinel.node.path)),
-          ANNOUNCE_HOST: env(fqdn(service.name)),
-          MASTER_NAME: env(this.masterName),
-          SENTINEL_QUORUM: env(this.quorum),
-          INITIAL_MASTER_HOST: env(master._announcedName()),
-          INITIAL_MASTER_PORT: env(master.port),
-          REDIS_HOSTS: env(props.instances.map((instance) => instance._announcedName()).join(' ')),
-          REDIS_PORT: env(master.port),
-          PRESTOP_WAIT_SECONDS: env(Math.floor(graceMs / 1000) - 10),
-          ...(password ? { REDIS_PASSWORD: password } : {}),
-          ...(this.tls ? { TLS_ARGS: env(this.tls._cliArgs()) } : {}),
-        },
-        ports: { sentinel: SENTINEL_PORT },
-        resources,
-        readiness: scriptProbe(probe(SentinelProbeMode.READINESS), Duration.seconds(5), 3),
-        liveness: scriptProbe(probe(SentinelProbeMode.LIVENESS), Duration.seconds(10), 3),
-        preStop: ['sh', `${SENTINEL_PATHS.config}/prestop.sh`],
-        terminationGracePeriod: Duration.millis(graceMs),
-        replicas: 1,
-        recreate: true,
-        labels,
-      });
-      lookUpAsGivenFirst(deployment, serviceDnsNameDots(this.clusterDomain));
-      service.select(deployment);
-      mountConfigAndData(sentinel, deployment.containers[0], config, claim, SENTINEL_PATHS);
-      rollOnConfigChange(deployment, config);
-      this.tls?._mount(sentinel, deployment.containers[0], false);
-      this.sentinelHosts.push(service.name);
-      this.deployments.push(ApiObject.of(deployment));
-      containers.push(deployment.containers[0]);
-    }
-
+    const sentinelProps: SentinelProps = {
+      config,
+      image,
+      port: SENTINEL_PORT,
+      monitor: {
+        MASTER_NAME: env(this.masterName),
+        SENTINEL_QUORUM: env(this.quorum),
+        INITIAL_MASTER_HOST: env(master._announcedName()),
+        INITIAL_MASTER_PORT: env(master.port),
+        REDIS_HOSTS: env(props.instances.map((instance) => instance._announcedName()).join(' ')),
+        REDIS_PORT: env(master.port),
+      },
+      persistence: props.persistence ?? Persistence.claim(),
+      resources,
+      terminationGracePeriod: Duration.millis(graceMs),
+      labels,
+      clusterDomain: this.clusterDomain,
+      password,
+      tls: this.tls,
+    };
+    const sentinels: Sentinel[] = [];
+    for (let i = 1; i <= count; i++) sentinels.push(new Sentinel(this, `Sentinel${i}`, sentinelProps));
+    this.sentinelHosts = sentinels.map((sentinel) => sentinel.host);
+    this.deployments = sentinels.map((sentinel) => ApiObject.of(sentinel.deployment));
     // Each sentinel's preStop checks the others before it stops.
-    for (const c of containers) c.env.addVariable('SENTINEL_HOSTS', env(this.sentinelHosts.map(fqdn).join(' ')));
+    const announced = sentinels.map((sentinel) => sentinel.announcedName);
+    for (const sentinel of sentinels) sentinel.knowPeers(announced);
 
     const headless = new kplus.Service(this, 'Service', {
       clusterIP: 'None',
@@ -240,7 +214,7 @@ export class SentinelCluster extends Construct {
 
     for (const instance of props.instances) {
       instance._discoverMasterFrom({
-        sentinelHosts: this.sentinelHosts.map(fqdn),
+        sentinelHosts: announced,
         sentinelPort: SENTINEL_PORT,
         masterName: this.masterName,
         podLabels: componentSelector(this.groupLabels, PodComponent.REDIS),
