@@ -145,7 +145,7 @@ export class RedisHa extends Construct {
         labelObjects(addDisruptionBudget(this, budgetId, componentSelector(this.sentinels.groupLabels, component), budget), labelsOf[component]);
       }
     }
-    if (props.metrics) addMetrics(this, this.sentinels, this.proxy, props.metrics);
+    if (props.metrics) addMetrics(this, this.instances, this.sentinels.groupLabels, this.proxy, props.metrics);
     if (props.networkPolicy) {
       const metricsPorts = props.metrics ? { redis: [REDIS_EXPORTER_PORT], proxy: [] } : undefined;
       addNetworkPolicies(this, this.sentinels, this.proxy, props.networkPolicy, labelsOf, metricsPorts);

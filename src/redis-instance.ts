@@ -1,5 +1,5 @@
 import { ApiObject, Duration, Size, SizeRoundingBehavior } from 'cdk8s';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { RedisAuth } from './auth';
 import { RedisTls, TLS_FILES } from './tls';
 import { PodComponent, instanceLabel, labelObjects, recommendedLabels } from './labels';
@@ -81,6 +81,34 @@ export interface RedisInstanceOptions {
   readonly extraConfig?: { [directive: string]: string };
 }
 
+/**
+ * A Redis server as the sentinels and the proxy reach it: its Service in its chart's namespace.
+ * A {@link RedisInstance}, or your own (a Redis this library did not build, which then finds the
+ * current master by itself: only a RedisInstance is told where the sentinels are).
+ */
+export interface IRedisInstance extends IConstruct {
+  /** The name of the instance's Service, in its chart's namespace. */
+  readonly host: string;
+  /** The Redis port. */
+  readonly port: number;
+  /** The initial master this instance replicates, if it starts as a replica. */
+  readonly replicaOf?: IRedisInstance;
+  /** The password reference, if authentication is on. */
+  readonly auth?: RedisAuth;
+  /** The TLS Secret reference, if TLS is on. */
+  readonly tls?: RedisTls;
+  /** The cluster DNS domain of the name the instance announces. */
+  readonly clusterDomain: string;
+}
+
+/**
+ * The name an instance announces to replicas, sentinels and clients, for env values of the chart's
+ * pods: `<service>.<namespace>.svc.<clusterDomain>`, with `$(POD_NAMESPACE)` when its chart has no namespace.
+ */
+export function announcedNameOf(instance: IRedisInstance): string {
+  return serviceDnsName(instance, instance.host, instance.clusterDomain, NamespaceSyntax.KUBERNETES);
+}
+
 /** Props of a {@link RedisInstance}. */
 export interface RedisInstanceProps extends RedisInstanceOptions {
   /**
@@ -88,7 +116,7 @@ export interface RedisInstanceProps extends RedisInstanceOptions {
    * the topology yet. Afterwards the sentinels' answer decides.
    * @default - the initial master
    */
-  readonly replicaOf?: RedisInstance;
+  readonly replicaOf?: IRedisInstance;
   /**
    * Password for clients and replication.
    * @default - no authentication
@@ -126,7 +154,7 @@ export interface MasterDiscovery {
  * ClusterIP Service and its own PersistentVolumeClaim at /data. It announces
  * its Service's fully qualified name to the master and the sentinels.
  */
-export class RedisInstance extends Construct {
+export class RedisInstance extends Construct implements IRedisInstance {
   /** The Redis image the chart runs: the version the end-to-end suite tests (Debian 12's). */
   public static readonly DEFAULT_IMAGE: string = DEFAULT_REDIS_IMAGE;
   /** The port every Redis instance listens on. */
@@ -137,7 +165,7 @@ export class RedisInstance extends Construct {
   /** The Redis port. */
   public readonly port: number = REDIS_PORT;
   /** The initial master this instance replicates, if it starts as a replica. */
-  public readonly replicaOf?: RedisInstance;
+  public readonly replicaOf?: IRedisInstance;
   /** The password reference, if authentication is on. */
   public readonly auth?: RedisAuth;
   /** The TLS Secret reference, if TLS is on. */
@@ -215,10 +243,10 @@ export class RedisInstance extends Construct {
         [POD_NAMESPACE_ENV]: namespaceEnv(),
         BIND_ADDRESS: env('0.0.0.0'),
         REDIS_PORT: env(REDIS_PORT),
-        ANNOUNCE_HOST: env(this._announcedName()),
+        ANNOUNCE_HOST: env(announcedNameOf(this)),
         MASTER_DISCOVERY_SECONDS: env(Math.ceil(discoveryMs / 1000)),
         ...(failoverOnShutdown ? { PRESTOP_WAIT_SECONDS: env(Math.floor(graceMs / 1000) - 10) } : {}),
-        ...(this.replicaOf ? { INITIAL_MASTER_HOST: env(this.replicaOf._announcedName()), INITIAL_MASTER_PORT: env(this.replicaOf.port) } : {}),
+        ...(this.replicaOf ? { INITIAL_MASTER_HOST: env(announcedNameOf(this.replicaOf)), INITIAL_MASTER_PORT: env(this.replicaOf.port) } : {}),
         ...(this.auth ? { REDIS_PASSWORD: secretEnv(this, 'Password', this.auth.secretName, this.auth.key) } : {}),
         ...(this.tls ? { TLS_ARGS: env(this.tls._cliArgs()) } : {}),
       },
@@ -249,15 +277,6 @@ export class RedisInstance extends Construct {
     this.service = ApiObject.of(this._service);
     this.claim = ApiObject.of(claim);
     this.selectorLabels = this._deployment.matchLabels;
-  }
-
-  /**
-   * @internal The name the instance announces to replicas, sentinels and clients, for env values of
-   * the chart's pods: `<service>.<namespace>.svc.<clusterDomain>`, with `$(POD_NAMESPACE)` when the
-   * chart has no namespace.
-   */
-  public _announcedName(): string {
-    return serviceDnsName(this, this.host, this.clusterDomain, NamespaceSyntax.KUBERNETES);
   }
 
   /**

@@ -1,12 +1,12 @@
 import { ApiObject, Duration, Size } from 'cdk8s';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { RedisAuth } from './auth';
 import { RedisTls, TLS_FILES } from './tls';
 import { Persistence } from './persistence';
 import { ComputeResources } from './compute-resources';
 import { env, kplus, resolveResources, secretEnv } from './plus';
 import { INSTANCE_LABEL, PodComponent, componentSelector, instanceLabel, labelObjects, recommendedLabels } from './labels';
-import { DEFAULT_REDIS_IMAGE, RedisInstance } from './redis-instance';
+import { DEFAULT_REDIS_IMAGE, IRedisInstance, RedisInstance, announcedNameOf } from './redis-instance';
 import { Sentinel, SentinelProps } from './sentinel';
 import { renderSentinelConf, renderSentinelEntrypoint, renderSentinelPreStop, renderSentinelProbe } from './sentinel-config';
 import { checkDurationMs, checkImage, checkInt, checkMasterName, fail } from './validation';
@@ -77,8 +77,36 @@ export interface SentinelClusterProps extends SentinelClusterOptions {
   /**
    * The Redis instances to monitor: exactly one without `replicaOf` (the
    * initial master). They must share one auth setting, which the sentinels use.
+   * Each {@link RedisInstance} among them asks these sentinels for the master when it starts.
    */
-  readonly instances: RedisInstance[];
+  readonly instances: IRedisInstance[];
+}
+
+/**
+ * Sentinels as the proxy reaches them: a {@link SentinelCluster}, or your own (sentinels this
+ * library did not build, whose Services live in the proxy's namespace).
+ */
+export interface ISentinelCluster extends IConstruct {
+  /** Host name of a Service over every sentinel, for sentinel-aware clients. */
+  readonly host: string;
+  /** The sentinel port. */
+  readonly port: number;
+  /** The name the sentinels monitor the master under. */
+  readonly masterName: string;
+  /** How many sentinels must name a server as master for the proxy to route to it. */
+  readonly quorum: number;
+  /** The Redis instances the sentinels monitor. */
+  readonly instances: IRedisInstance[];
+  /** Each sentinel's own Service name. */
+  readonly sentinelHosts: string[];
+  /** The password reference shared by the sentinels and the instances, if any. */
+  readonly auth?: RedisAuth;
+  /** The TLS Secret reference shared by the sentinels and the instances, if any. */
+  readonly tls?: RedisTls;
+  /** The cluster DNS domain of the names the sentinels announce. */
+  readonly clusterDomain: string;
+  /** Labels that every pod of the group carries (the proxy's included). */
+  readonly groupLabels: { [key: string]: string };
 }
 
 /**
@@ -86,7 +114,7 @@ export interface SentinelClusterProps extends SentinelClusterOptions {
  * Service, announced name and claim holding its sentinel.conf, plus a
  * headless Service over all of them for sentinel-aware clients.
  */
-export class SentinelCluster extends Construct {
+export class SentinelCluster extends Construct implements ISentinelCluster {
   /** The port every sentinel listens on. */
   public static readonly PORT: number = SENTINEL_PORT;
 
@@ -101,7 +129,7 @@ export class SentinelCluster extends Construct {
   /** The quorum in effect. */
   public readonly quorum: number;
   /** The Redis instances the sentinels monitor. */
-  public readonly instances: RedisInstance[];
+  public readonly instances: IRedisInstance[];
   /** The per-sentinel Service names, in order. */
   public readonly sentinelHosts: string[];
   /** The password reference shared with the instances, if any. */
@@ -181,9 +209,9 @@ export class SentinelCluster extends Construct {
       monitor: {
         MASTER_NAME: env(this.masterName),
         SENTINEL_QUORUM: env(this.quorum),
-        INITIAL_MASTER_HOST: env(master._announcedName()),
+        INITIAL_MASTER_HOST: env(announcedNameOf(master)),
         INITIAL_MASTER_PORT: env(master.port),
-        REDIS_HOSTS: env(props.instances.map((instance) => instance._announcedName()).join(' ')),
+        REDIS_HOSTS: env(props.instances.map(announcedNameOf).join(' ')),
         REDIS_PORT: env(master.port),
       },
       persistence: props.persistence ?? Persistence.claim(),
@@ -213,12 +241,13 @@ export class SentinelCluster extends Construct {
     labelObjects(this, labels);
 
     for (const instance of props.instances) {
+      if (!(instance instanceof RedisInstance)) continue;
       instance._discoverMasterFrom({
         sentinelHosts: announced,
         sentinelPort: SENTINEL_PORT,
         masterName: this.masterName,
         podLabels: componentSelector(this.groupLabels, PodComponent.REDIS),
-        peerHosts: props.instances.filter((i) => i !== instance).map((i) => i._announcedName()),
+        peerHosts: props.instances.filter((i) => i !== instance).map(announcedNameOf),
       });
     }
   }

@@ -6,7 +6,7 @@ import { ComputeResources } from './compute-resources';
 import { env, kplus, lookUpAsGivenFirst, namespaceEnv, resolveResources, rollOnConfigChange, secretEnv, secureDeployment } from './plus';
 import { INSTANCE_LABEL, PodComponent, componentSelector, labelObjects, recommendedLabels } from './labels';
 import { REDIS_PORT } from './redis-instance';
-import { SentinelCluster } from './sentinel-cluster';
+import { ISentinelCluster } from './sentinel-cluster';
 import { checkDurationMs, checkImage, checkInt, checkServiceName, checkUniqueServiceName, fail } from './validation';
 import { NamespaceSyntax, serviceDnsName, serviceDnsNameDots } from './cluster-dns';
 
@@ -91,7 +91,7 @@ export interface SentinelProxyOptions {
 /** Props of a {@link SentinelProxy}. */
 export interface SentinelProxyProps extends SentinelProxyOptions {
   /** The sentinels (and, through them, the Redis instances) to route by. */
-  readonly sentinels: SentinelCluster;
+  readonly sentinels: ISentinelCluster;
 }
 
 /**

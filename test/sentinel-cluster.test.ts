@@ -1,5 +1,6 @@
-import { Duration, Testing } from 'cdk8s';
-import { RedisAuth, RedisInstance, SentinelCluster, SentinelClusterOptions } from '../src';
+import { Chart, Duration, Testing } from 'cdk8s';
+import { Construct } from 'constructs';
+import { IRedisInstance, RedisAuth, RedisInstance, SentinelCluster, SentinelClusterOptions } from '../src';
 import { component, envOf, matches, ofKind, podLabels } from './util/synth';
 
 function build(options: SentinelClusterOptions = {}, auth?: RedisAuth) {
@@ -55,6 +56,27 @@ describe('SentinelCluster', () => {
     for (const d of redis) {
       expect(envOf(d)).toMatchObject({ SENTINEL_HOSTS: cluster.sentinelHosts.map(fq).join(' '), SENTINEL_PORT: '26379', MASTER_NAME: 'mymaster' });
     }
+  });
+
+  test('monitors a Redis of your own (an IRedisInstance) beside the RedisInstances, telling only these where the sentinels are', () => {
+    const chart = new Chart(Testing.app(), 'c', { namespace: 'cache' });
+    class ExistingRedis extends Construct implements IRedisInstance {
+      public readonly host = 'legacy-redis';
+      public readonly port = 6379;
+      public readonly clusterDomain = 'cluster.local';
+    }
+    const own = new ExistingRedis(chart, 'Legacy');
+    const replica = new RedisInstance(chart, 'R2', { replicaOf: own });
+    const cluster = new SentinelCluster(chart, 'Sentinels', { instances: [own, replica] });
+    const objects = Testing.synth(chart);
+    const legacy = 'legacy-redis.cache.svc.cluster.local';
+    for (const d of sentinelDeployments(objects)) {
+      expect(envOf(d)).toMatchObject({ INITIAL_MASTER_HOST: legacy, REDIS_HOSTS: `${legacy} ${replica.host}.cache.svc.cluster.local` });
+    }
+    const [redis] = ofKind(objects, 'Deployment').filter((d) => component(d) === 'redis');
+    expect(envOf(redis)).toMatchObject({ INITIAL_MASTER_HOST: legacy, PEER_HOSTS: legacy, MASTER_NAME: 'mymaster' });
+    expect(envOf(redis).SENTINEL_HOSTS.split(' ')).toHaveLength(3);
+    expect(cluster.instances).toEqual([own, replica]);
   });
 
   test('each instance knows its peers, to ask them for data before it serves as master', () => {

@@ -1,5 +1,6 @@
-import { Duration, Testing } from 'cdk8s';
-import { RedisAuth, RedisInstance, SentinelCluster, SentinelProxy, SentinelProxyOptions } from '../src';
+import { Chart, Duration, Testing } from 'cdk8s';
+import { Construct } from 'constructs';
+import { IRedisInstance, ISentinelCluster, RedisAuth, RedisInstance, SentinelCluster, SentinelProxy, SentinelProxyOptions } from '../src';
 import { component, envOf, ofKind } from './util/synth';
 import { belowRegex } from '../src/haproxy-config';
 
@@ -22,6 +23,27 @@ describe('SentinelProxy', () => {
     expect(cfg).toContain('lua-load /usr/local/etc/haproxy/quorum-guard.lua\n');
     expect(data['quorum-guard.lua']).toContain('local quorum = 3\n');
     expect(data['quorum-guard.lua']).toContain('local servers = { "redis-0", "redis-1" }\n');
+  });
+
+  test('routes by sentinels of your own (an ISentinelCluster) to the Redis servers they monitor', () => {
+    const chart = new Chart(Testing.app(), 'c', { namespace: 'cache' });
+    const redis = (id: string, host: string): IRedisInstance => Object.assign(new Construct(chart, id), { host, port: 6379, clusterDomain: 'cluster.local' });
+    class ExistingSentinels extends Construct implements ISentinelCluster {
+      public readonly host = 'sentinels';
+      public readonly port = 26379;
+      public readonly masterName = 'legacy';
+      public readonly quorum = 2;
+      public readonly instances = [redis('A', 'redis-a'), redis('B', 'redis-b')];
+      public readonly sentinelHosts = ['sentinel-a', 'sentinel-b', 'sentinel-c'];
+      public readonly clusterDomain = 'cluster.local';
+      public readonly groupLabels = { 'app.kubernetes.io/instance': 'legacy' };
+    }
+    const proxy = new SentinelProxy(chart, 'Proxy', { sentinels: new ExistingSentinels(chart, 'Sentinels') });
+    const objects = Testing.synth(chart);
+    const cfg: string = ofKind(objects, 'ConfigMap')[0].data['haproxy.cfg'];
+    for (const host of ['redis-a', 'redis-b', 'sentinel-a', 'sentinel-b', 'sentinel-c']) expect(cfg).toContain(`${host}.cache.svc.cluster.local:`);
+    expect(cfg).toContain('SENTINEL MASTER legacy');
+    expect(proxy.selectorLabels).toEqual({ 'app.kubernetes.io/instance': 'legacy', 'app.kubernetes.io/component': 'proxy' });
   });
 
   test('defaults: 2 HAProxy pods behind a headless Service on 6379', () => {
