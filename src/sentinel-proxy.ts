@@ -38,8 +38,8 @@ export interface SentinelProxyOptions {
   readonly image?: string;
   /**
    * How often HAProxy checks each Redis server's role and asks each sentinel for the master.
-   * It bounds how long after the sentinels' switch the proxy follows (measured: median write gap
-   * 493 ms above the sentinels' own floor at 1 s, 252 ms at 250 ms).
+   * It bounds how long after the sentinels' switch the proxy follows (`bench/RESULTS.md` compares
+   * the write gap at this default and at 1 s).
    * @default Duration.millis(250)
    */
   readonly checkInterval?: Duration;
