@@ -87,8 +87,7 @@ export function addMetrics(scope: Construct, instances: RedisInstance[], groupLa
       liveness: kplus.Probe.fromHttpGet('/health', { port: REDIS_EXPORTER_PORT, periodSeconds: Duration.seconds(10) }),
     });
     // The TLS volume already belongs to the pod; the exporter reads it through the pod's fsGroup.
-    const tlsVolume = instance._deployment.containers[0].mounts.find((m) => m.path === TLS_DIR);
-    if (tlsVolume) exporter.mount(TLS_DIR, tlsVolume.volume, { readOnly: true });
+    if (instance._tlsVolume) exporter.mount(TLS_DIR, instance._tlsVolume, { readOnly: true });
     labelled(instance._service, REDIS_EXPORTER_PORT);
   });
   labelled(proxy._service, PROXY_HEALTH_PORT);

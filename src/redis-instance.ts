@@ -184,6 +184,8 @@ export class RedisInstance extends Construct implements IRedisInstance {
   public readonly _deployment: kplus.Deployment;
   /** @internal The cdk8s-plus Service, for the chart's own constructs. */
   public readonly _service: kplus.Service;
+  /** @internal The pod's TLS volume, when TLS is on, for the pod's other containers. */
+  public readonly _tlsVolume?: kplus.Volume;
 
   /** @internal The recommended labels of the instance's objects. */
   public _labels: { [key: string]: string };
@@ -271,7 +273,7 @@ export class RedisInstance extends Construct implements IRedisInstance {
       medium: kplus.EmptyDirMedium.MEMORY,
       sizeLimit: Size.mebibytes(1),
     }));
-    this.tls?._mount(this, this.container, false);
+    this._tlsVolume = this.tls?._mount(this, this.container, false);
     labelObjects(this, labels);
     this.deployment = ApiObject.of(this._deployment);
     this.service = ApiObject.of(this._service);
