@@ -5,8 +5,9 @@ import { RedisTls, TLS_FILES } from './tls';
 import { PodComponent, instanceLabel, labelObjects, recommendedLabels } from './labels';
 import { Persistence } from './persistence';
 import { ComputeResources } from './compute-resources';
-import { env, kplus, lookUpAsGivenFirst, mountConfigAndData, namespaceEnv, peerService, resolveResources, rollOnConfigChange, scriptProbe, secretEnv, secureDeployment } from './plus';
-import { DEFAULT_CLUSTER_DOMAIN, NamespaceSyntax, POD_NAMESPACE_ENV, checkClusterDomain, serviceDnsName, serviceDnsNameDots } from './cluster-dns';
+import { env, kplus, namespaceEnv, resolveResources, scriptProbe, secretEnv } from './plus';
+import { peerPod } from './peer-pod';
+import { DEFAULT_CLUSTER_DOMAIN, NamespaceSyntax, POD_NAMESPACE_ENV, checkClusterDomain, serviceDnsName } from './cluster-dns';
 import { CHART_OWNED_DIRECTIVES, REDIS_PATHS, RedisProbeMode, renderRedisConf, renderRedisEntrypoint, renderRedisPreStop, renderRedisProbe } from './redis-config';
 import { checkDurationMs, checkImage, checkInt, checkRedisMemory, fail, userProp } from './validation';
 
@@ -213,68 +214,69 @@ export class RedisInstance extends Construct implements IRedisInstance {
     this.auth = props.auth;
     this.tls = props.tls;
 
-    this._service = peerService(this, 'Service', { name: 'redis', port: REDIS_PORT });
-    this.host = this._service.name;
-    const claim = (props.persistence ?? Persistence.claim())._bind(this);
-
-    const config = new kplus.ConfigMap(this, 'Config', {
-      data: {
-        'redis.conf': renderRedisConf({
-          port: REDIS_PORT,
-          appendOnly: props.appendOnly ?? true,
-          minReplicasToWrite,
-          minReplicasMaxLagSeconds: Math.max(1, Math.round(maxLagMs / 1000)),
-          extra,
-          tls: this.tls ? TLS_FILES : undefined,
-        }),
-        'entrypoint.sh': renderRedisEntrypoint(),
-        'probe.sh': renderRedisProbe(),
-        ...(failoverOnShutdown ? { 'prestop.sh': renderRedisPreStop() } : {}),
-      },
-    });
-
     const probe = (mode: RedisProbeMode) => ['sh', `${REDIS_PATHS.config}/probe.sh`, mode];
     // The group's labels replace `instance` once sentinels monitor the instance (_discoverMasterFrom).
     const labels = this._labels = recommendedLabels(instanceLabel(this), PodComponent.REDIS, image);
-    this._deployment = secureDeployment(this, 'Deployment', {
-      image,
-      uid: REDIS_UID,
-      command: ['sh', `${REDIS_PATHS.config}/entrypoint.sh`],
-      env: {
-        // First: the names below refer to it when the chart has no namespace.
-        [POD_NAMESPACE_ENV]: namespaceEnv(),
-        BIND_ADDRESS: env('0.0.0.0'),
-        REDIS_PORT: env(REDIS_PORT),
-        ANNOUNCE_HOST: env(announcedNameOf(this)),
-        MASTER_DISCOVERY_SECONDS: env(Math.ceil(discoveryMs / 1000)),
-        ...(failoverOnShutdown ? { PRESTOP_WAIT_SECONDS: env(Math.floor(graceMs / 1000) - 10) } : {}),
-        ...(this.replicaOf ? { INITIAL_MASTER_HOST: env(announcedNameOf(this.replicaOf)), INITIAL_MASTER_PORT: env(this.replicaOf.port) } : {}),
-        ...(this.auth ? { REDIS_PASSWORD: secretEnv(this, 'Password', this.auth.secretName, this.auth.key) } : {}),
-        ...(this.tls ? { TLS_ARGS: env(this.tls._cliArgs()) } : {}),
-      },
-      ports: { redis: REDIS_PORT },
-      resources,
-      readiness: scriptProbe(probe(RedisProbeMode.READINESS), Duration.seconds(5), 3),
-      liveness: scriptProbe(probe(RedisProbeMode.LIVENESS), Duration.seconds(10), 3),
-      // Covers the wait for the sentinels and the replay of a large AOF.
-      startup: scriptProbe(probe(RedisProbeMode.LIVENESS), Duration.seconds(5), 60),
-      preStop: failoverOnShutdown ? ['sh', `${REDIS_PATHS.config}/prestop.sh`] : undefined,
-      terminationGracePeriod: Duration.millis(graceMs),
-      replicas: 1,
-      recreate: true,
-      labels,
+    const pod = peerPod(this, {
+      port: { name: 'redis', port: REDIS_PORT },
+      persistence: props.persistence ?? Persistence.claim(),
+      config: () => new kplus.ConfigMap(this, 'Config', {
+        data: {
+          'redis.conf': renderRedisConf({
+            port: REDIS_PORT,
+            appendOnly: props.appendOnly ?? true,
+            minReplicasToWrite,
+            minReplicasMaxLagSeconds: Math.max(1, Math.round(maxLagMs / 1000)),
+            extra,
+            tls: this.tls ? TLS_FILES : undefined,
+          }),
+          'entrypoint.sh': renderRedisEntrypoint(),
+          'probe.sh': renderRedisProbe(),
+          ...(failoverOnShutdown ? { 'prestop.sh': renderRedisPreStop() } : {}),
+        },
+      }),
+      paths: REDIS_PATHS,
+      clusterDomain: this.clusterDomain,
+      workload: (serviceName) => ({
+        image,
+        uid: REDIS_UID,
+        command: ['sh', `${REDIS_PATHS.config}/entrypoint.sh`],
+        env: {
+          // First: the names below refer to it when the chart has no namespace.
+          [POD_NAMESPACE_ENV]: namespaceEnv(),
+          BIND_ADDRESS: env('0.0.0.0'),
+          REDIS_PORT: env(REDIS_PORT),
+          ANNOUNCE_HOST: env(serviceDnsName(this, serviceName, this.clusterDomain, NamespaceSyntax.KUBERNETES)),
+          MASTER_DISCOVERY_SECONDS: env(Math.ceil(discoveryMs / 1000)),
+          ...(failoverOnShutdown ? { PRESTOP_WAIT_SECONDS: env(Math.floor(graceMs / 1000) - 10) } : {}),
+          ...(this.replicaOf ? { INITIAL_MASTER_HOST: env(announcedNameOf(this.replicaOf)), INITIAL_MASTER_PORT: env(this.replicaOf.port) } : {}),
+          ...(this.auth ? { REDIS_PASSWORD: secretEnv(this, 'Password', this.auth.secretName, this.auth.key) } : {}),
+          ...(this.tls ? { TLS_ARGS: env(this.tls._cliArgs()) } : {}),
+        },
+        ports: { redis: REDIS_PORT },
+        resources,
+        readiness: scriptProbe(probe(RedisProbeMode.READINESS), Duration.seconds(5), 3),
+        liveness: scriptProbe(probe(RedisProbeMode.LIVENESS), Duration.seconds(10), 3),
+        // Covers the wait for the sentinels and the replay of a large AOF.
+        startup: scriptProbe(probe(RedisProbeMode.LIVENESS), Duration.seconds(5), 60),
+        preStop: failoverOnShutdown ? ['sh', `${REDIS_PATHS.config}/prestop.sh`] : undefined,
+        terminationGracePeriod: Duration.millis(graceMs),
+        replicas: 1,
+        recreate: true,
+        labels,
+      }),
+      volumes: (container) => container.mount(REDIS_PATHS.run, kplus.Volume.fromEmptyDir(this, 'Run', 'run', {
+        medium: kplus.EmptyDirMedium.MEMORY,
+        sizeLimit: Size.mebibytes(1),
+      })),
+      tls: this.tls,
     });
-    lookUpAsGivenFirst(this._deployment, serviceDnsNameDots(this.clusterDomain));
-    this.container = this._deployment.containers[0];
-    this._service.select(this._deployment);
-    mountConfigAndData(this, this.container, config, claim, REDIS_PATHS);
-    rollOnConfigChange(this._deployment, config);
-    this.container.mount(REDIS_PATHS.run, kplus.Volume.fromEmptyDir(this, 'Run', 'run', {
-      medium: kplus.EmptyDirMedium.MEMORY,
-      sizeLimit: Size.mebibytes(1),
-    }));
-    this._tlsVolume = this.tls?._mount(this, this.container, false);
-    labelObjects(this, labels);
+    this._service = pod.service;
+    this.host = pod.service.name;
+    this._deployment = pod.deployment;
+    this.container = pod.container;
+    this._tlsVolume = pod.tlsVolume;
+    const claim = pod.claim;
     this.deployment = ApiObject.of(this._deployment);
     this.service = ApiObject.of(this._service);
     this.claim = ApiObject.of(claim);

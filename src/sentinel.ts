@@ -2,11 +2,11 @@ import { Duration } from 'cdk8s';
 import { Construct } from 'constructs';
 import { RedisTls } from './tls';
 import { Persistence } from './persistence';
-import { ResolvedResources, env, kplus, lookUpAsGivenFirst, mountConfigAndData, namespaceEnv, peerService, rollOnConfigChange, scriptProbe, secureDeployment } from './plus';
-import { labelObjects } from './labels';
+import { ResolvedResources, env, kplus, namespaceEnv, scriptProbe } from './plus';
+import { peerPod } from './peer-pod';
 import { REDIS_UID } from './redis-instance';
 import { SENTINEL_PATHS, SentinelProbeMode, sentinelId } from './sentinel-config';
-import { NamespaceSyntax, POD_NAMESPACE_ENV, serviceDnsName, serviceDnsNameDots } from './cluster-dns';
+import { NamespaceSyntax, POD_NAMESPACE_ENV, serviceDnsName } from './cluster-dns';
 
 /** What the sentinels of one cluster share; built by the SentinelCluster. */
 export interface SentinelProps {
@@ -41,45 +41,47 @@ export class Sentinel extends Construct {
 
   constructor(scope: Construct, id: string, props: SentinelProps) {
     super(scope, id);
-    const service = peerService(this, 'Service', { name: 'sentinel', port: props.port });
-    this.host = service.name;
-    this.announcedName = serviceDnsName(this, service.name, props.clusterDomain, NamespaceSyntax.KUBERNETES);
-    const claim = props.persistence._bind(this);
     const probe = (mode: SentinelProbeMode) => ['sh', `${SENTINEL_PATHS.config}/probe.sh`, mode];
     const graceMs = props.terminationGracePeriod.toMilliseconds();
-    this.deployment = secureDeployment(this, 'Deployment', {
-      image: props.image,
-      uid: REDIS_UID,
-      command: ['sh', `${SENTINEL_PATHS.config}/entrypoint.sh`],
-      env: {
-        // First: the names below refer to it when the chart has no namespace.
-        [POD_NAMESPACE_ENV]: namespaceEnv(),
-        BIND_ADDRESS: env('0.0.0.0'),
-        SENTINEL_PORT: env(props.port),
-        SENTINEL_ID: env(sentinelId(this.node.path)),
-        ANNOUNCE_HOST: env(this.announcedName),
-        ...props.monitor,
-        PRESTOP_WAIT_SECONDS: env(Math.floor(graceMs / 1000) - 10),
-        ...(props.password ? { REDIS_PASSWORD: props.password } : {}),
-        ...(props.tls ? { TLS_ARGS: env(props.tls._cliArgs()) } : {}),
-      },
-      ports: { sentinel: props.port },
-      resources: props.resources,
-      readiness: scriptProbe(probe(SentinelProbeMode.READINESS), Duration.seconds(5), 3),
-      liveness: scriptProbe(probe(SentinelProbeMode.LIVENESS), Duration.seconds(10), 3),
-      preStop: ['sh', `${SENTINEL_PATHS.config}/prestop.sh`],
-      terminationGracePeriod: props.terminationGracePeriod,
-      replicas: 1,
-      recreate: true,
-      labels: props.labels,
+    const announce = (serviceName: string) => serviceDnsName(this, serviceName, props.clusterDomain, NamespaceSyntax.KUBERNETES);
+    const pod = peerPod(this, {
+      port: { name: 'sentinel', port: props.port },
+      persistence: props.persistence,
+      config: () => props.config,
+      paths: SENTINEL_PATHS,
+      clusterDomain: props.clusterDomain,
+      workload: (serviceName) => ({
+        image: props.image,
+        uid: REDIS_UID,
+        command: ['sh', `${SENTINEL_PATHS.config}/entrypoint.sh`],
+        env: {
+          // First: the names below refer to it when the chart has no namespace.
+          [POD_NAMESPACE_ENV]: namespaceEnv(),
+          BIND_ADDRESS: env('0.0.0.0'),
+          SENTINEL_PORT: env(props.port),
+          SENTINEL_ID: env(sentinelId(this.node.path)),
+          ANNOUNCE_HOST: env(announce(serviceName)),
+          ...props.monitor,
+          PRESTOP_WAIT_SECONDS: env(Math.floor(graceMs / 1000) - 10),
+          ...(props.password ? { REDIS_PASSWORD: props.password } : {}),
+          ...(props.tls ? { TLS_ARGS: env(props.tls._cliArgs()) } : {}),
+        },
+        ports: { sentinel: props.port },
+        resources: props.resources,
+        readiness: scriptProbe(probe(SentinelProbeMode.READINESS), Duration.seconds(5), 3),
+        liveness: scriptProbe(probe(SentinelProbeMode.LIVENESS), Duration.seconds(10), 3),
+        preStop: ['sh', `${SENTINEL_PATHS.config}/prestop.sh`],
+        terminationGracePeriod: props.terminationGracePeriod,
+        replicas: 1,
+        recreate: true,
+        labels: props.labels,
+      }),
+      tls: props.tls,
     });
-    this.container = this.deployment.containers[0];
-    lookUpAsGivenFirst(this.deployment, serviceDnsNameDots(props.clusterDomain));
-    service.select(this.deployment);
-    mountConfigAndData(this, this.container, props.config, claim, SENTINEL_PATHS);
-    rollOnConfigChange(this.deployment, props.config);
-    props.tls?._mount(this, this.container, false);
-    labelObjects(this, props.labels);
+    this.host = pod.service.name;
+    this.announcedName = announce(pod.service.name);
+    this.deployment = pod.deployment;
+    this.container = pod.container;
   }
 
   /** Tells the sentinel the announced names of the cluster's sentinels, which its preStop checks before it stops. */
