@@ -5,7 +5,7 @@ import { RedisTls, TLS_FILES } from './tls';
 import { Persistence } from './persistence';
 import { ComputeResources } from './compute-resources';
 import { env, kplus, resolveResources, secretEnv } from './plus';
-import { INSTANCE_LABEL, PodComponent, componentSelector, instanceLabel, labelObjects, recommendedLabels } from './labels';
+import { INSTANCE_LABEL, PodComponent, componentSelector, groupLabelsOf, labelObjects, recommendedLabels } from './labels';
 import { DEFAULT_REDIS_IMAGE, IRedisInstance, RedisInstance, announcedNameOf } from './redis-instance';
 import { Sentinel, SentinelProps } from './sentinel';
 import { renderSentinelConf, renderSentinelEntrypoint, renderSentinelPreStop, renderSentinelProbe } from './sentinel-config';
@@ -194,7 +194,7 @@ export class SentinelCluster extends Construct implements ISentinelCluster {
       },
     });
 
-    this.groupLabels = { [INSTANCE_LABEL]: instanceLabel(this) };
+    this.groupLabels = groupLabelsOf(this);
     const labels = this._labels = recommendedLabels(this.groupLabels[INSTANCE_LABEL], PodComponent.SENTINEL, image);
     const selector = componentSelector(this.groupLabels, PodComponent.SENTINEL);
     const resources = resolveResources(
