@@ -3,6 +3,7 @@ import { writeFileSync } from 'fs';
 import { join } from 'path';
 import { REDIS_PATHS, RedisProbeMode, quoteConfValue, renderRedisConf, renderRedisEntrypoint, renderRedisPreStop, renderRedisProbe } from '../src/redis-config';
 import { RealProcess } from './util/process';
+import { redisCli } from './util/redis-cli';
 import { lintScript } from './util/shell';
 import { tempDir } from './util/temp';
 
@@ -84,7 +85,7 @@ describe('renderRedisProbe', () => {
     ['redis-server', '--bind', HOST, '--port', String(port), '--dir', REDIS_PATHS.data, '--save', '', ...args],
     [{ source: tempDir('data'), target: REDIS_PATHS.data }],
   );
-  const role = (port: number) => spawnSync('redis-cli', ['-h', HOST, '-p', String(port), 'info', 'replication'], { encoding: 'utf8', timeout: 5000 }).stdout;
+  const role = (port: number) => redisCli(HOST, port, ['info', 'replication']);
 
   test('readiness: a master, and a replica only while its link to the master is up; liveness: any answer', async () => {
     const master = server(16480);
