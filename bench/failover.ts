@@ -79,14 +79,18 @@ export interface FailoverOptions {
   kills: number;
   /** Extra proxy Deployments (clones of the chart's with another haproxy.cfg), each driven by its own writer. */
   variants?: Array<ProxyVariant & { label: string }>;
+  /** More props, e.g. another engine (default: the chart's). */
+  props?: RedisHaProps;
+  /** Cluster name suffix, to tell runs apart in logs (default: the down-after). */
+  name?: string;
   log: (msg: string) => void;
 }
 
 export async function measureFailover(o: FailoverOptions): Promise<FailoverFigure> {
-  const props = failoverProps(o.downAfterMs);
+  const props = { ...failoverProps(o.downAfterMs), ...o.props };
   const variants = o.variants ?? [];
   const t0 = Date.now();
-  const be = await BenchEnv.create({ subnet: o.subnet, name: `bench-failover-${o.downAfterMs}`, props, variants, startVariants: true });
+  const be = await BenchEnv.create({ subnet: o.subnet, name: `bench-failover-${o.name ?? o.downAfterMs}`, props, variants, startVariants: true });
   const env = be.env;
   let watcher: SentinelWatcher | undefined;
   const kills: KillSample[] = [];

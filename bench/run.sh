@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source scripts/ensure-packages.sh
+bash scripts/ensure-engines.sh
 source scripts/private-tmp.sh
 
 # In a private network namespace: the partition figures need the harness's pod networks.

@@ -5,7 +5,8 @@
  *   BENCH_KILLS=5   SIGKILLs per down-after setting (at least 5 for the report)
  *   BENCH_SECONDS=5 target duration of each direct redis-benchmark test
  *   BENCH_STALE_REPEATS=3 stale-master runs as the original design, restarted as soon as the sentinels switched
- *   BENCH_ONLY=failover,stale,proxy,synth,partition,upgrade   run a subset (the report then holds only those)
+ *   BENCH_ENGINE_KILLS=3 SIGKILLs per engine combination (section 8)
+ *   BENCH_ONLY=failover,stale,proxy,synth,partition,upgrade,engines   run a subset (the report then holds only those)
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -23,6 +24,7 @@ import { PartitionFigure, measurePartition } from './partition';
 import { UpgradeFigure, measureUpgrade } from './upgrade';
 import { failoverSvg } from './svg';
 import { SynthFigures, measureSynth } from './synth';
+import { EngineFigure, measureEngines } from './engines';
 
 const ROOT = path.join(__dirname, '..');
 const OUT = __dirname;
@@ -33,9 +35,10 @@ const STALE_PROXIES = [
   { key: 'ours', label: 'chart (sentinel quorum + role)' },
   { key: 'roleOnly', label: 'role-only baseline', variant: ROLE_ONLY },
 ];
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'failover,stale,proxy,synth,partition,upgrade').split(',').map((s) => s.trim()));
+const ENGINE_KILLS = Math.max(1, Number(process.env.BENCH_ENGINE_KILLS ?? 3));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'failover,stale,proxy,synth,partition,upgrade,engines').split(',').map((s) => s.trim()));
 // Loopback subnets 127.<n>.x.y of the bench's clusters (the e2e suites use 2xx).
-const SUBNETS = { failover5000: 121, failover2000: 122, defaults: 123, partition: 124, upgrade: 125 };
+const SUBNETS = { failover5000: 121, failover2000: 122, defaults: 123, partition: 124, upgrade: 125 /* and 126 */, engines: 130 /* to 139 */ };
 
 const started = Date.now();
 function log(msg: string): void {
@@ -66,7 +69,7 @@ function foreignLoad(): { loadAvg: number[]; otherRedisOrHaproxy: number; otherN
     if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
     try {
       const cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      if (/^(redis-server|redis-sentinel|haproxy)/.test(cmd) && !/127\.12[1-3]\./.test(cmd)) redis++;
+      if (/^(redis-server|redis-sentinel|valkey-server|valkey-sentinel|haproxy)/.test(cmd) && !/127\.1(2[1-9]|3[0-4])\./.test(cmd)) redis++;
       if (/jest|ts-node/.test(cmd) && !cmd.includes('bench/')) node++;
     } catch {
       /* gone */
@@ -121,6 +124,7 @@ async function main(): Promise<number> {
     synth?: SynthFigures;
     partition?: PartitionFigure;
     upgrade?: UpgradeFigure;
+    engines?: EngineFigure[];
   } = { failover: [], stale: [], proxyTargets: [] };
   log(`machine ${JSON.stringify(machine())}; foreign load ${JSON.stringify(load.start)}`);
 
@@ -236,6 +240,16 @@ async function main(): Promise<number> {
     }
   }
 
+  if (ONLY.has('engines')) {
+    try {
+      results.engines = await measureEngines({ subnetBase: SUBNETS.engines, kills: ENGINE_KILLS, seconds: SECONDS, log });
+      for (const e of results.engines) for (const err of e.errors) errors.push(`engines ${e.name}: ${err}`);
+    } catch (e) {
+      errors.push(`engines: ${errText(e)}`);
+      log(`engines: FAILED ${errText(e)}`);
+    }
+  }
+
   load.end = foreignLoad();
   const runtimeMs = Date.now() - started;
   const meta = { generatedAt: new Date().toISOString(), runtimeMs, machine: machine(), versions: versions(), load, kills: KILLS, seconds: SECONDS };
@@ -322,6 +336,10 @@ function buildJson(meta: any, r: any, chartDefaultDownAfter: number, errors: str
       lost: { ours: r.upgrade.ours.lost, allAtOnce: r.upgrade.allAtOnce.lost },
       waitLost: { ours: r.upgrade.ours.waitLost, allAtOnce: r.upgrade.allAtOnce.waitLost },
       runs: r.upgrade,
+    },
+    engines: r.engines && {
+      what: 'per engine combination: failover write gap and +switch-master at down-after 2000 ms, and the chart proxy\'s throughput / direct (50 clients)',
+      rows: r.engines,
     },
     errors,
   };

@@ -116,7 +116,8 @@ export async function measureStaleMaster(be: BenchEnv, o: StaleOptions): Promise
     const script = [
       'umask 077',
       `{ echo "include /opt/redis-ha/redis.conf"; echo "bind $BIND_ADDRESS"; echo "min-replicas-to-write ${o.staleMinReplicasToWrite}"; } > /run/redis-ha/redis.conf`,
-      'exec redis-server /run/redis-ha/redis.conf',
+      // The pod's own engine (SERVER_BIN: valkey-server or redis-server).
+      'exec "$SERVER_BIN" /run/redis-ha/redis.conf',
     ].join('\n');
     main.spec.command = ['sh', '-c', script];
     staleAt = Date.now();

@@ -5,11 +5,12 @@
  * (hooks take turns, the master last) and for the all-at-once baseline (the same hooks with the
  * turn-taking off: each stops at once, the master still hands over), in the same run.
  */
+import { RedisEngine } from '../src';
 import { HaEnv } from '../test/e2e/redis-ha-env';
 import { K8sObject, Writer, waitUntil } from '../test/e2e/harness';
 
-/** Another tag of the same release: the harness runs the host's binaries for both. */
-const NEXT_IMAGE = 'redis:7.0.15-bookworm';
+/** Another tag of the default release: the harness runs the same build of its line for both. */
+const NEXT_ENGINE = RedisEngine.valkey({ image: `${RedisEngine.DEFAULT_VALKEY_IMAGE}-trixie` });
 
 export interface UpgradeRun {
   /** Longest time without an acknowledged write, from the apply until writes flow after it. */
@@ -45,7 +46,7 @@ async function run(subnet: number, name: string, patch: ((m: K8sObject[]) => voi
     let to = 0;
     try {
       await waitUntil(() => plain.acked.length > 100 && durable.waitAcked.length > 30, 15_000, 'writers warmed up');
-      const next = HaEnv.synth({ redis: { image: NEXT_IMAGE }, sentinel: { image: NEXT_IMAGE } }).manifests;
+      const next = HaEnv.synth({ engine: NEXT_ENGINE }).manifests;
       patch?.(next);
       from = Date.now();
       await env.cluster.rollout(next);

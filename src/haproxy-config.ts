@@ -176,6 +176,10 @@ export function renderHaproxyConf(v: HaproxyConfValues): string {
     '  mode tcp',
     '  log global',
     '  timeout connect 2s',
+    // A refused connect means the master just died: the client reconnects and is routed anew. A retry
+    // only waits; and HAProxy 3.0 leaves a stream waiting to retry stuck when its server's sessions
+    // are shut down (test/e2e/clients.test.ts: node-redis through the proxy never wrote again).
+    '  retries 0',
     `  timeout client ${v.clientTimeoutSeconds}s`,
     `  timeout server ${v.clientTimeoutSeconds}s`,
     '  timeout check 2s',

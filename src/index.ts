@@ -1,6 +1,7 @@
 // The public API, named one by one: constructs, their props, value classes and enums. Renderers,
 // ids and helpers stay in their modules (jsii would drop free functions and constants anyway).
 export { RedisAuth } from './auth';
+export { EngineKind, EngineOptions, ProxyEngine, RedisEngine } from './engine';
 export { RedisTls, TlsSecretKeys } from './tls';
 export { ClaimOptions, HostPathOptions, Persistence } from './persistence';
 export { ComputeResources } from './compute-resources';

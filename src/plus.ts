@@ -128,6 +128,11 @@ export function env(value: string | number): kplus.EnvValue {
   return kplus.EnvValue.fromValue(String(value));
 }
 
+/** Plain env values for each entry. */
+export function envOf(values: { [name: string]: string }): { [name: string]: kplus.EnvValue } {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, env(v)]));
+}
+
 /** An env value read from a key of an existing Secret. */
 export function secretEnv(scope: Construct, id: string, secretName: string, key: string): kplus.EnvValue {
   const secret = kplus.Secret.fromSecretName(scope, id, secretName);

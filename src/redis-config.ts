@@ -1,5 +1,5 @@
 import { RolloutQueue, renderRolloutFns } from './rollout-script';
-import { CLI_AUTH, REDIS_CLI, CONF_QUOTE_FN, LOCAL_HOST_FN, SCRIPT_HEADER, logFn } from './shell';
+import { CLI_AUTH, REDIS_CLI, SERVER_BIN, CONF_QUOTE_FN, LOCAL_HOST_FN, SCRIPT_HEADER, logFn } from './shell';
 
 /** Where the pieces of a Redis pod live inside the container. */
 export const REDIS_PATHS = {
@@ -275,7 +275,7 @@ if [ "$role" = pending ]; then
 else
   record_role "\${role%% *}"
 fi
-exec redis-server "$conf"
+exec ${SERVER_BIN} "$conf"
 `;
 }
 

@@ -2,6 +2,7 @@ import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { RedisAuth } from './auth';
 import { RedisTls } from './tls';
+import { RedisEngine } from './engine';
 import { addDisruptionBudget } from './disruption-budget';
 import { DEFAULT_REDIS_EXPORTER_IMAGE, MetricsOptions, REDIS_EXPORTER_PORT, addMetrics } from './metrics';
 import { NetworkPolicyOptions, addNetworkPolicies } from './network-policy';
@@ -15,6 +16,13 @@ import { checkClusterDomain } from './cluster-dns';
 
 /** Props of a {@link RedisHa}. */
 export interface RedisHaProps {
+  /**
+   * The server every Redis and sentinel pod runs, and its image: `RedisEngine.valkey()` or
+   * `RedisEngine.redis()`, each with an optional pinned image (`redis.engine` and
+   * `sentinel.engine` override it per layer). The proxy's HAProxy is `proxy.engine`.
+   * @default RedisEngine.valkey() - RedisEngine.DEFAULT_VALKEY_IMAGE
+   */
+  readonly engine?: RedisEngine;
   /**
    * Redis instances in all: one initial master and `instances - 1` replicas.
    * @default 3
@@ -102,7 +110,23 @@ export class RedisHa extends Construct {
     if (minReplicasToWrite > count - 1) {
       fail(this, 'redis.minReplicasToWrite', minReplicasToWrite, `must not exceed the replicas (instances - 1 = ${count - 1}), or the master refuses every write`);
     }
-    const redis: RedisInstanceOptions = { ...props.redis, minReplicasToWrite };
+    if (props.engine && props.redis?.image !== undefined) {
+      fail(this, 'redis.image', props.redis.image, 'cannot be set together with engine; give the image to the engine (RedisEngine.valkey({ image }))');
+    }
+    if (props.engine && props.sentinel?.image !== undefined) {
+      fail(this, 'sentinel.image', props.sentinel.image, 'cannot be set together with engine; give the image to the engine (RedisEngine.valkey({ image }))');
+    }
+    const redis: RedisInstanceOptions = {
+      ...props.redis,
+      minReplicasToWrite,
+      engine: props.redis?.engine ?? (props.redis?.image === undefined ? props.engine : undefined),
+    };
+    const sentinel: SentinelClusterOptions = {
+      ...props.sentinel,
+      engine: props.sentinel?.engine ?? (props.sentinel?.image === undefined ? props.engine : undefined),
+    };
+    // Checked here so that an error names `engine` as the user wrote it, not the layer it reached.
+    props.engine?._resolve(this, 'engine');
     props.auth?._validate(this);
     props.tls?._validate(this);
     if (props.clusterDomain !== undefined) checkClusterDomain(this, 'clusterDomain', props.clusterDomain);
@@ -118,7 +142,7 @@ export class RedisHa extends Construct {
       }
       return instances;
     });
-    this.sentinels = withPropsOf(this, 'sentinel.', () => new SentinelCluster(this, 'Sentinels', { ...props.sentinel, instances: this.instances }));
+    this.sentinels = withPropsOf(this, 'sentinel.', () => new SentinelCluster(this, 'Sentinels', { ...sentinel, instances: this.instances }));
     this.proxy = withPropsOf(this, 'proxy.', () => new SentinelProxy(this, 'Proxy', { ...props.proxy, sentinels: this.sentinels }));
 
     // The group's labels, which every pod of this RedisHa carries.

@@ -5,14 +5,13 @@ import { RedisTls, TLS_FILES } from './tls';
 import { PodComponent, instanceLabel, labelObjects, recommendedLabels } from './labels';
 import { Persistence } from './persistence';
 import { ComputeResources } from './compute-resources';
-import { env, kplus, namespaceEnv, resolveResources, scriptProbe, secretEnv } from './plus';
+import { RedisEngine, chooseEngine } from './engine';
+import { env, envOf, kplus, namespaceEnv, resolveResources, scriptProbe, secretEnv } from './plus';
 import { peerPod } from './peer-pod';
 import { DEFAULT_CLUSTER_DOMAIN, NamespaceSyntax, POD_NAMESPACE_ENV, checkClusterDomain, serviceDnsName } from './cluster-dns';
 import { CHART_OWNED_DIRECTIVES, REDIS_PATHS, RedisProbeMode, renderRedisConf, renderRedisEntrypoint, renderRedisPreStop, renderRedisProbe } from './redis-config';
-import { checkDurationMs, checkImage, checkInt, checkRedisMemory, fail, userProp } from './validation';
+import { checkDurationMs, checkInt, checkRedisMemory, fail, userProp } from './validation';
 
-/** The Redis image the chart runs: the version the end-to-end suite tests (Debian 12's). */
-export const DEFAULT_REDIS_IMAGE = 'redis:7.0.15';
 /** The `redis` user of the official image. */
 export const REDIS_UID = 999;
 /** The port every Redis instance listens on. */
@@ -21,8 +20,14 @@ export const REDIS_PORT = 6379;
 /** Settings shared by every Redis instance of a group. */
 export interface RedisInstanceOptions {
   /**
-   * Container image; must be pinned to a tag or digest.
-   * @default RedisInstance.DEFAULT_IMAGE
+   * The server and its image: `RedisEngine.valkey()` or `RedisEngine.redis()`, each with an optional pinned image.
+   * @default RedisEngine.valkey() - RedisEngine.DEFAULT_VALKEY_IMAGE
+   */
+  readonly engine?: RedisEngine;
+  /**
+   * A Redis image (the same as `engine: RedisEngine.redis({ image })`); cannot be combined with `engine`.
+   * @deprecated use `engine`
+   * @default - the engine's image
    */
   readonly image?: string;
   /**
@@ -100,6 +105,8 @@ export interface IRedisInstance extends IConstruct {
   readonly tls?: RedisTls;
   /** The cluster DNS domain of the name the instance announces. */
   readonly clusterDomain: string;
+  /** The server the instance runs; its sentinels run the same kind. */
+  readonly engine: RedisEngine;
 }
 
 /**
@@ -156,8 +163,6 @@ export interface MasterDiscovery {
  * its Service's fully qualified name to the master and the sentinels.
  */
 export class RedisInstance extends Construct implements IRedisInstance {
-  /** The Redis image the chart runs: the version the end-to-end suite tests (Debian 12's). */
-  public static readonly DEFAULT_IMAGE: string = DEFAULT_REDIS_IMAGE;
   /** The port every Redis instance listens on. */
   public static readonly PORT: number = REDIS_PORT;
 
@@ -173,6 +178,8 @@ export class RedisInstance extends Construct implements IRedisInstance {
   public readonly tls?: RedisTls;
   /** The cluster DNS domain of the name the instance announces. */
   public readonly clusterDomain: string;
+  /** The server this instance runs. */
+  public readonly engine: RedisEngine;
   /** The Deployment running the pod, as a core cdk8s object (`addJsonPatch`, `metadata`): an escape hatch. */
   public readonly deployment: ApiObject;
   /** The instance's ClusterIP Service. */
@@ -195,7 +202,8 @@ export class RedisInstance extends Construct implements IRedisInstance {
 
   constructor(scope: Construct, id: string, props: RedisInstanceProps = {}) {
     super(scope, id);
-    const image = checkImage(this, 'image', props.image ?? DEFAULT_REDIS_IMAGE);
+    this.engine = chooseEngine(this, props.engine, props.image, () => RedisEngine.valkey());
+    const image = this.engine._resolve(this, props.image !== undefined ? 'image' : 'engine').image;
     const minReplicasToWrite = checkInt(this, 'minReplicasToWrite', props.minReplicasToWrite ?? 0, 0);
     const maxLagMs = checkDurationMs(this, 'minReplicasMaxLag', props.minReplicasMaxLag ?? Duration.seconds(10));
     const discoveryMs = checkDurationMs(this, 'masterDiscoveryTimeout', props.masterDiscoveryTimeout ?? Duration.seconds(30));
@@ -245,6 +253,7 @@ export class RedisInstance extends Construct implements IRedisInstance {
           // First: the names below refer to it when the chart has no namespace.
           [POD_NAMESPACE_ENV]: namespaceEnv(),
           BIND_ADDRESS: env('0.0.0.0'),
+          ...envOf(this.engine._env()),
           REDIS_PORT: env(REDIS_PORT),
           ANNOUNCE_HOST: env(serviceDnsName(this, serviceName, this.clusterDomain, NamespaceSyntax.KUBERNETES)),
           MASTER_DISCOVERY_SECONDS: env(Math.ceil(discoveryMs / 1000)),

@@ -4,12 +4,13 @@ import { RedisAuth } from './auth';
 import { RedisTls, TLS_FILES } from './tls';
 import { Persistence } from './persistence';
 import { ComputeResources } from './compute-resources';
+import { RedisEngine, chooseEngine } from './engine';
 import { env, kplus, resolveResources, secretEnv } from './plus';
 import { INSTANCE_LABEL, PodComponent, componentSelector, groupLabelsOf, labelObjects, recommendedLabels } from './labels';
-import { DEFAULT_REDIS_IMAGE, IRedisInstance, RedisInstance, announcedNameOf } from './redis-instance';
+import { IRedisInstance, RedisInstance, announcedNameOf } from './redis-instance';
 import { Sentinel, SentinelProps } from './sentinel';
 import { renderSentinelConf, renderSentinelEntrypoint, renderSentinelPreStop, renderSentinelProbe } from './sentinel-config';
-import { checkDurationMs, checkImage, checkInt, checkMasterName, fail } from './validation';
+import { checkDurationMs, checkInt, checkMasterName, fail } from './validation';
 
 /** The port every sentinel listens on. */
 export const SENTINEL_PORT = 26379;
@@ -49,8 +50,14 @@ export interface SentinelClusterOptions {
    */
   readonly parallelSyncs?: number;
   /**
-   * Container image (the sentinels run the Redis image); must be pinned.
-   * @default RedisInstance.DEFAULT_IMAGE
+   * The server the sentinels run (its `--sentinel` mode): the same kind as the instances' engine.
+   * @default - the initial master's engine
+   */
+  readonly engine?: RedisEngine;
+  /**
+   * A Redis image (the same as `engine: RedisEngine.redis({ image })`); cannot be combined with `engine`.
+   * @deprecated use `engine`
+   * @default - the engine's image
    */
   readonly image?: string;
   /**
@@ -144,6 +151,8 @@ export class SentinelCluster extends Construct implements ISentinelCluster {
   public readonly selectorLabels: { [key: string]: string };
   /** @internal The recommended labels of the sentinels' objects. */
   public readonly _labels: { [key: string]: string };
+  /** The server the sentinels run. */
+  public readonly engine: RedisEngine;
   /** Labels every pod of this group carries: its Redis instances, sentinels and proxy. */
   public readonly groupLabels: { [key: string]: string };
 
@@ -156,7 +165,6 @@ export class SentinelCluster extends Construct implements ISentinelCluster {
     const failoverMs = checkDurationMs(this, 'failoverTimeout', props.failoverTimeout ?? Duration.seconds(15));
     if (failoverMs <= downAfterMs) fail(this, 'failoverTimeout', `${failoverMs}ms`, `must be greater than downAfter (${downAfterMs}ms)`);
     const parallelSyncs = checkInt(this, 'parallelSyncs', props.parallelSyncs ?? 1, 1);
-    const image = checkImage(this, 'image', props.image ?? DEFAULT_REDIS_IMAGE);
     const graceMs = checkDurationMs(this, 'terminationGracePeriod', props.terminationGracePeriod ?? Duration.seconds(60));
     if (graceMs < 15_000) fail(this, 'terminationGracePeriod', `${graceMs}ms`, 'must be at least 15s: a stopping sentinel waits for the one before it');
 
@@ -175,6 +183,12 @@ export class SentinelCluster extends Construct implements ISentinelCluster {
     this.auth = master.auth;
     this.tls = master.tls;
     this.clusterDomain = master.clusterDomain;
+    this.engine = chooseEngine(this, props.engine, props.image, () => master.engine);
+    const image = this.engine._resolve(this, props.image !== undefined ? 'image' : 'engine').image;
+    const kinds = new Set(props.instances.map((i) => i.engine.kind));
+    if (kinds.size > 1 || !kinds.has(this.engine.kind)) {
+      fail(this, 'engine', this.engine.kind, `must be the instances' engine (${[...kinds].join(', ')}): sentinels and servers of one kind`);
+    }
 
     const template = renderSentinelConf({
       port: SENTINEL_PORT,
@@ -205,6 +219,7 @@ export class SentinelCluster extends Construct implements ISentinelCluster {
     const sentinelProps: SentinelProps = {
       config,
       image,
+      engine: this.engine,
       port: SENTINEL_PORT,
       monitor: {
         MASTER_NAME: env(this.masterName),

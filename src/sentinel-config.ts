@@ -1,7 +1,7 @@
 import { createHash } from 'crypto';
 import { TlsPaths, renderTlsDirectives } from './redis-config';
 import { RolloutQueue, renderRolloutFns } from './rollout-script';
-import { CLI_AUTH, REDIS_CLI, CONF_QUOTE_FN, LOCAL_HOST_FN, SCRIPT_HEADER, logFn } from './shell';
+import { CLI_AUTH, REDIS_CLI, SERVER_BIN, CONF_QUOTE_FN, LOCAL_HOST_FN, SCRIPT_HEADER, logFn } from './shell';
 
 /** Where the pieces of a sentinel pod live inside the container. */
 export const SENTINEL_PATHS = {
@@ -115,7 +115,7 @@ umask 077
   if [ -n "$learned" ]; then printf '%s\\n' "$learned"; fi
 } > "$conf.tmp"
 mv "$conf.tmp" "$conf"
-exec redis-server "$conf" --sentinel
+exec ${SERVER_BIN} "$conf" --sentinel
 `;
 }
 

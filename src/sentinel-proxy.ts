@@ -3,15 +3,14 @@ import { Construct } from 'constructs';
 import { HAPROXY_PATHS, renderHaproxyConf, renderQuorumGuardLua, sentinelCheckMilliseconds } from './haproxy-config';
 import { TLS_FILES } from './tls';
 import { ComputeResources } from './compute-resources';
+import { ProxyEngine, chooseProxyEngine } from './engine';
 import { env, kplus, lookUpAsGivenFirst, namespaceEnv, resolveResources, rollOnConfigChange, secretEnv, secureDeployment } from './plus';
 import { INSTANCE_LABEL, PodComponent, componentSelector, labelObjects, recommendedLabels } from './labels';
 import { REDIS_PORT } from './redis-instance';
 import { ISentinelCluster } from './sentinel-cluster';
-import { checkDurationMs, checkImage, checkInt, checkServiceName, checkUniqueServiceName, fail } from './validation';
+import { checkDurationMs, checkInt, checkServiceName, checkUniqueServiceName, fail } from './validation';
 import { NamespaceSyntax, serviceDnsName, serviceDnsNameDots } from './cluster-dns';
 
-/** The HAProxy image the chart runs: the version the end-to-end suite tests (Debian 12's). */
-export const DEFAULT_HAPROXY_IMAGE = 'haproxy:2.6.12';
 /** The `haproxy` user of the official image. */
 export const HAPROXY_UID = 99;
 /** The proxy's HTTP port: `/ready`, `/healthz` and Prometheus `/metrics`. */
@@ -32,8 +31,14 @@ export interface SentinelProxyOptions {
    */
   readonly serviceName?: string;
   /**
-   * Container image; must be pinned.
-   * @default SentinelProxy.DEFAULT_IMAGE
+   * The HAProxy and its image.
+   * @default ProxyEngine.haproxy() - ProxyEngine.DEFAULT_HAPROXY_IMAGE
+   */
+  readonly engine?: ProxyEngine;
+  /**
+   * An HAProxy image (the same as `engine: ProxyEngine.haproxy({ image })`); cannot be combined with `engine`.
+   * @deprecated use `engine`
+   * @default - the engine's image
    */
   readonly image?: string;
   /**
@@ -100,8 +105,6 @@ export interface SentinelProxyProps extends SentinelProxyOptions {
  * sentinels names as master. Clients use its headless Service on 6379.
  */
 export class SentinelProxy extends Construct {
-  /** The HAProxy image the chart runs: the version the end-to-end suite tests (Debian 12's). */
-  public static readonly DEFAULT_IMAGE: string = DEFAULT_HAPROXY_IMAGE;
   /** The proxy's HTTP port: `/ready`, `/healthz` and Prometheus `/metrics`. */
   public static readonly HEALTH_PORT: number = PROXY_HEALTH_PORT;
   /** The port of the read-only listener, when `readReplicas` is on. */
@@ -129,11 +132,14 @@ export class SentinelProxy extends Construct {
   public readonly _service: kplus.Service;
   /** The read-only listener's port on the same Service, when `readReplicas` is on. */
   public readonly readReplicasPort?: number;
+  /** The HAProxy the pods run. */
+  public readonly engine: ProxyEngine;
 
   constructor(scope: Construct, id: string, props: SentinelProxyProps) {
     super(scope, id);
     const replicas = checkInt(this, 'replicas', props.replicas ?? 2, 1);
-    const image = checkImage(this, 'image', props.image ?? DEFAULT_HAPROXY_IMAGE);
+    this.engine = chooseProxyEngine(this, props.engine, props.image);
+    const image = this.engine._resolve(this, props.image !== undefined ? 'image' : 'engine').image;
     const checkMs = checkDurationMs(this, 'checkInterval', props.checkInterval ?? Duration.millis(250));
     const fenceMs = checkDurationMs(this, 'fenceAfter', props.fenceAfter ?? Duration.seconds(SentinelProxy.DEFAULT_FENCE_AFTER_SECONDS));
     if (fenceMs < SentinelProxy.MIN_FENCE_AFTER_MILLISECONDS) {

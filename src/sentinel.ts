@@ -2,7 +2,8 @@ import { Duration } from 'cdk8s';
 import { Construct } from 'constructs';
 import { RedisTls } from './tls';
 import { Persistence } from './persistence';
-import { ResolvedResources, env, kplus, namespaceEnv, scriptProbe } from './plus';
+import { RedisEngine } from './engine';
+import { ResolvedResources, env, envOf, kplus, namespaceEnv, scriptProbe } from './plus';
 import { peerPod } from './peer-pod';
 import { REDIS_UID } from './redis-instance';
 import { SENTINEL_PATHS, SentinelProbeMode, sentinelId } from './sentinel-config';
@@ -13,6 +14,8 @@ export interface SentinelProps {
   /** The cluster's ConfigMap: sentinel.conf templates and scripts. */
   readonly config: kplus.ConfigMap;
   readonly image: string;
+  /** The server; its binaries' names reach the scripts through the env. */
+  readonly engine: RedisEngine;
   readonly port: number;
   /** What the sentinel monitors (master name, quorum, the instances), in the order of the pod's env. */
   readonly monitor: { [name: string]: kplus.EnvValue };
@@ -58,6 +61,7 @@ export class Sentinel extends Construct {
           // First: the names below refer to it when the chart has no namespace.
           [POD_NAMESPACE_ENV]: namespaceEnv(),
           BIND_ADDRESS: env('0.0.0.0'),
+          ...envOf(props.engine._env()),
           SENTINEL_PORT: env(props.port),
           SENTINEL_ID: env(sentinelId(this.node.path)),
           ANNOUNCE_HOST: env(announce(serviceName)),

@@ -47,13 +47,16 @@ export const LOCAL_HOST_FN = [
 ].join('\n');
 
 /**
- * Makes redis-cli authenticate from the environment (never from argv) when
- * the chart passes a password.
+ * Makes the client authenticate from the environment (never from argv) when
+ * the chart passes a password (valkey-cli reads VALKEYCLI_AUTH, then REDISCLI_AUTH).
  */
-export const CLI_AUTH = 'if [ -n "${REDIS_PASSWORD:-}" ]; then export REDISCLI_AUTH="$REDIS_PASSWORD"; fi';
+export const CLI_AUTH = 'if [ -n "${REDIS_PASSWORD:-}" ]; then export REDISCLI_AUTH="$REDIS_PASSWORD" VALKEYCLI_AUTH="$REDIS_PASSWORD"; fi';
 
 /**
- * How scripts call redis-cli: with the TLS options the chart passes in
- * `$TLS_ARGS` (word-split on purpose; globbing is off) when TLS is on.
+ * How scripts call the engine's client (`$CLI_BIN`: `redis-cli`, `valkey-cli`): with the TLS
+ * options the chart passes in `$TLS_ARGS` (word-split on purpose; globbing is off) when TLS is on.
  */
-export const REDIS_CLI = 'redis-cli ${TLS_ARGS:-}';
+export const REDIS_CLI = '"${CLI_BIN:-redis-cli}" ${TLS_ARGS:-}';
+
+/** How scripts start the engine's server (`$SERVER_BIN`: `redis-server`, `valkey-server`). */
+export const SERVER_BIN = '"${SERVER_BIN:-redis-server}"';

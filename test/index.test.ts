@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'fs';
 import { join } from 'path';
 import * as api from '../src';
-import { RedisHa, RedisInstance, SentinelCluster, SentinelProxy } from '../src';
+import { ProxyEngine, RedisEngine, RedisHa, RedisInstance, SentinelCluster, SentinelProxy } from '../src';
 import { component, containerOf, named, ofKind, synthRedisHa } from './util/synth';
 
 const SRC = join(__dirname, '..', 'src');
@@ -22,7 +22,8 @@ describe('the public API', () => {
     });
     expect(kinds.filter(([, kind]) => kind !== 'class' && kind !== 'enum')).toEqual([]);
     expect(Object.keys(api).sort()).toEqual([
-      'AntiAffinity', 'Persistence', 'RedisAuth', 'RedisHa', 'RedisInstance', 'RedisTls', 'SentinelCluster', 'SentinelProxy',
+      'AntiAffinity', 'EngineKind', 'Persistence', 'ProxyEngine', 'RedisAuth', 'RedisEngine', 'RedisHa', 'RedisInstance', 'RedisTls',
+      'SentinelCluster', 'SentinelProxy',
     ]);
   });
 
@@ -45,15 +46,15 @@ describe('the public API', () => {
     const sentinels = deployments.filter((d) => component(d) === 'sentinel');
     const [proxy] = deployments.filter((d) => component(d) === 'proxy');
     for (const d of redis) {
-      expect(containerOf(d).image).toBe(RedisInstance.DEFAULT_IMAGE);
+      expect(containerOf(d).image).toBe(RedisEngine.DEFAULT_VALKEY_IMAGE);
       expect(containerOf(d).ports.map((p: any) => p.containerPort)).toEqual([RedisInstance.PORT]);
       expect(containerOf(d, 'exporter').image).toBe(RedisHa.DEFAULT_EXPORTER_IMAGE);
     }
     for (const d of sentinels) {
-      expect(containerOf(d).image).toBe(RedisInstance.DEFAULT_IMAGE);
+      expect(containerOf(d).image).toBe(RedisEngine.DEFAULT_VALKEY_IMAGE);
       expect(containerOf(d).ports.map((p: any) => p.containerPort)).toEqual([SentinelCluster.PORT]);
     }
-    expect(containerOf(proxy).image).toBe(SentinelProxy.DEFAULT_IMAGE);
+    expect(containerOf(proxy).image).toBe(ProxyEngine.DEFAULT_HAPROXY_IMAGE);
     expect(containerOf(proxy).ports.map((p: any) => p.containerPort).sort()).toEqual(
       [RedisInstance.PORT, SentinelProxy.READ_REPLICAS_PORT, SentinelProxy.HEALTH_PORT].sort());
     expect(named(objects, ha.proxy.host).spec.ports.map((p: any) => p.port)).toEqual([RedisInstance.PORT, SentinelProxy.READ_REPLICAS_PORT, SentinelProxy.HEALTH_PORT]);

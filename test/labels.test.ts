@@ -28,7 +28,7 @@ describe('labels', () => {
     }
   });
 
-  test('component and version follow the object: Redis and sentinels run redis 7.0.15, the proxy haproxy 2.6.12', () => {
+  test('component and version follow the object: Redis and sentinels run valkey 9.1.4, the proxy haproxy 3.0.27', () => {
     const { objects } = synthRedisHa(everything);
     const versions: Record<string, Set<string>> = {};
     for (const o of objects) {
@@ -36,7 +36,7 @@ describe('labels', () => {
       (versions[l['app.kubernetes.io/component']] ??= new Set()).add(l['app.kubernetes.io/version']);
     }
     expect(Object.fromEntries(Object.entries(versions).map(([c, v]) => [c, [...v]]))).toEqual({
-      redis: ['7.0.15'], sentinel: ['7.0.15'], proxy: ['2.6.12'], metrics: ['v1.62.0'],
+      redis: ['9.1.4'], sentinel: ['9.1.4'], proxy: ['3.0.27'], metrics: ['v1.62.0'],
     });
     // Objects about pods are labelled as the pods they select.
     for (const o of objects.filter((x) => ['PodDisruptionBudget', 'NetworkPolicy'].includes(x.kind))) {

@@ -9,7 +9,8 @@ function declarationGraph(root: string, entry: string): Map<string, string[]> {
   const graph = new Map<string, string[]>();
   const visit = (file: string) => {
     if (graph.has(file)) return;
-    const text = readFileSync(join(root, file), 'utf8');
+    // Imports in doc comments (@example) are not the module's.
+    const text = readFileSync(join(root, file), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '');
     const specifiers = [...text.matchAll(/(?:from|import\()\s*['"]([^'"]+)['"]/g)].map((m) => m[1]);
     graph.set(file, specifiers);
     for (const s of specifiers.filter((x) => x.startsWith('.'))) visit(normalize(join(dirname(file), `${s}.d.ts`)));

@@ -50,7 +50,7 @@ describe('renderRedisEntrypoint', () => {
   test('asks the sentinels before choosing a role, bounded in time', () => {
     expect(script).toContain('SENTINEL get-master-addr-by-name "$MASTER_NAME"');
     expect(script).toContain('MASTER_DISCOVERY_SECONDS');
-    expect(script).toMatch(/timeout 3 redis-cli/);
+    expect(script).toMatch(/timeout 3 "\$\{CLI_BIN:-redis-cli\}"/);
   });
 
   test('never promotes a volume that was last a replica on a guess', () => {
@@ -62,7 +62,7 @@ describe('renderRedisEntrypoint', () => {
     expect(script).toContain('replica-announce-ip $(conf_quote "$ANNOUNCE_HOST")');
     expect(script).toContain('requirepass $(conf_quote "$REDIS_PASSWORD")');
     expect(script).toContain('umask 077');
-    expect(script).toMatch(/exec redis-server "\$conf"\n$/);
+    expect(script).toMatch(/exec "\$\{SERVER_BIN:-redis-server\}" "\$conf"\n$/);
     expect(script).not.toMatch(/chmod|sed -i|eval/);
   });
 });

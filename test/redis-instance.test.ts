@@ -27,7 +27,7 @@ describe('RedisInstance', () => {
     expect(claim.spec.accessModes).toEqual(['ReadWriteOnce']);
     const pod = deployment.spec.template.spec;
     const container = pod.containers[0];
-    expect(container.image).toBe('redis:7.0.15');
+    expect(container.image).toBe('valkey/valkey:9.1.4');
     expect(container.imagePullPolicy).toBe('IfNotPresent');
     expect(container.securityContext).toMatchObject({
       runAsNonRoot: true, runAsUser: 999, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] },

@@ -1,6 +1,6 @@
 import { Chart, Duration, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
-import { IRedisInstance, RedisAuth, RedisInstance, SentinelCluster, SentinelClusterOptions } from '../src';
+import { IRedisInstance, RedisAuth, RedisEngine, RedisInstance, SentinelCluster, SentinelClusterOptions } from '../src';
 import { component, envOf, matches, ofKind, podLabels } from './util/synth';
 
 function build(options: SentinelClusterOptions = {}, auth?: RedisAuth) {
@@ -64,6 +64,7 @@ describe('SentinelCluster', () => {
       public readonly host = 'legacy-redis';
       public readonly port = 6379;
       public readonly clusterDomain = 'cluster.local';
+      public readonly engine = RedisEngine.valkey();
     }
     const own = new ExistingRedis(chart, 'Legacy');
     const replica = new RedisInstance(chart, 'R2', { replicaOf: own });

@@ -1,6 +1,6 @@
 import { Chart, Duration, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
-import { IRedisInstance, ISentinelCluster, RedisAuth, RedisInstance, SentinelCluster, SentinelProxy, SentinelProxyOptions } from '../src';
+import { IRedisInstance, ISentinelCluster, RedisAuth, RedisEngine, RedisInstance, SentinelCluster, SentinelProxy, SentinelProxyOptions } from '../src';
 import { component, envOf, ofKind } from './util/synth';
 import { belowRegex } from '../src/haproxy-config';
 
@@ -27,7 +27,7 @@ describe('SentinelProxy', () => {
 
   test('routes by sentinels of your own (an ISentinelCluster) to the Redis servers they monitor', () => {
     const chart = new Chart(Testing.app(), 'c', { namespace: 'cache' });
-    const redis = (id: string, host: string): IRedisInstance => Object.assign(new Construct(chart, id), { host, port: 6379, clusterDomain: 'cluster.local' });
+    const redis = (id: string, host: string): IRedisInstance => Object.assign(new Construct(chart, id), { host, port: 6379, clusterDomain: 'cluster.local', engine: RedisEngine.valkey() });
     class ExistingSentinels extends Construct implements ISentinelCluster {
       public readonly host = 'sentinels';
       public readonly port = 26379;
@@ -50,7 +50,7 @@ describe('SentinelProxy', () => {
     const { proxy, objects, deployment } = build();
     expect(deployment.spec.replicas).toBe(2);
     const container = deployment.spec.template.spec.containers[0];
-    expect(container.image).toBe('haproxy:2.6.12');
+    expect(container.image).toBe('haproxy:3.0.27');
     expect(container.command).toEqual(['haproxy', '-W', '-db', '-f', '/usr/local/etc/haproxy/haproxy.cfg']);
     expect(container.ports).toEqual([{ containerPort: 6379, name: 'redis' }, { containerPort: 8404, name: 'health' }]);
     expect(container.readinessProbe.httpGet).toMatchObject({ path: '/ready', port: 8404 });

@@ -9,6 +9,11 @@ import { HaEnv } from './redis-ha-env';
 jest.setTimeout(180_000);
 
 const SHORT = { downAfter: Duration.millis(2000), failoverTimeout: Duration.millis(6000) };
+/**
+ * Sentinels stopped as `kubectl delete --grace-period=2` does: these tests count sentinels, and a full
+ * grace would have each stop wait out its turn (up to 50 s) for the one before it, which upgrade.test.ts tests.
+ */
+const DELETE_GRACE_MS = 2000;
 
 /** Waits for a converged topology around the sentinels' current master and returns it. */
 function settled(env: HaEnv, timeoutMs = 30_000): Promise<Pod> {
@@ -130,12 +135,12 @@ describe('proxy quorum (lesson 5): 5 sentinels, quorum 3', () => {
     await settled(env);
     await env.waitProxiesReady(30_000);
     expect(env.ha.sentinels.quorum).toBe(3);
-    await env.sentinels[4].stop();
-    await env.sentinels[3].stop();
+    await env.sentinels[4].stop(DELETE_GRACE_MS);
+    await env.sentinels[3].stop(DELETE_GRACE_MS);
     await sleep(3000); // several check intervals
     expect(await proxyWrites()).toBe(true);
     expect(await env.proxies[0].probe('readiness')).toBe(true);
-    await env.sentinels[2].stop();
+    await env.sentinels[2].stop(DELETE_GRACE_MS);
     await waitUntil(async () => !(await proxyWrites()), 10_000, 'the proxy refusing with 2 of 5 sentinels naming the master');
     expect(await env.proxies[0].probe('readiness')).toBe(false);
     await env.sentinels[2].start();
@@ -149,11 +154,11 @@ describe('proxy quorum (lesson 5): 5 sentinels, quorum 3', () => {
     const c = await env.connectProxy();
     try {
       expect(await c.command('SET', 'guard:before', '1')).toBe('OK');
-      await env.sentinels[4].stop();
-      await env.sentinels[3].stop();
+      await env.sentinels[4].stop(DELETE_GRACE_MS);
+      await env.sentinels[3].stop(DELETE_GRACE_MS);
       await sleep(1000); // 3 of 5 still name the master: the session stays
       expect(await c.command('SET', 'guard:three', '1')).toBe('OK');
-      await env.sentinels[2].stop();
+      await env.sentinels[2].stop(DELETE_GRACE_MS);
       await waitUntil(() => c.closed, 5000, 'the proxy closing the session with 2 of 5 sentinels naming the master');
     } finally {
       c.close();
@@ -228,7 +233,7 @@ describe('readiness probes (lesson 8), run as kubelet would', () => {
     await env.waitProxiesReady(30_000);
     const proxy = env.proxies[0];
     expect(await proxy.probe('readiness')).toBe(true);
-    for (const s of env.sentinels) await s.stop();
+    for (const s of env.sentinels) await s.stop(DELETE_GRACE_MS);
     try {
       await waitUntil(async () => !(await proxy.probe('readiness')), 10_000, 'the proxy turning unready without sentinels');
       expect(await proxy.probe('liveness')).toBe(true);

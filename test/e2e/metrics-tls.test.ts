@@ -8,9 +8,9 @@ import { spawnSync } from 'child_process';
 import * as http from 'http';
 import { join } from 'path';
 import { Duration } from 'cdk8s';
-import { RedisTls } from '../../src';
+import { RedisEngine, RedisTls } from '../../src';
 import { makeCerts } from '../util/certs';
-import { K8sObject, errText, waitUntil } from './harness';
+import { K8sObject, canRun, errText, waitUntil } from './harness';
 import { HaEnv } from './redis-ha-env';
 
 jest.setTimeout(180_000);
@@ -36,11 +36,21 @@ function metric(body: string, name: string): string | undefined {
   return body.split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1];
 }
 
-describe('metrics with TLS: the exporter sidecar verifies a certificate that names only the Services', () => {
+// The default engine, and Redis: the exporter reads either's INFO.
+const ENGINES = [
+  { name: 'valkey 9.1 (default)', engine: undefined, subnet: 223 },
+  { name: 'redis 8.0', engine: RedisEngine.redis({ image: 'redis:8.0.6' }), subnet: 238 },
+].filter((e) => {
+  if (!e.engine || canRun(e.engine.image)) return true;
+  console.warn(`[e2e] SKIPPED metrics on ${e.name}: no build of its line in the engine cache (scripts/ensure-engines.sh)`);
+  return false;
+});
+
+describe.each(ENGINES)('metrics with TLS on $name: the exporter sidecar verifies a certificate that names only the Services', ({ engine, subnet }) => {
   let env: HaEnv;
   let caFile = '';
   const tls = RedisTls.fromSecret('redis-ha-e2e-tls');
-  const props = { tls, metrics: {}, sentinel: { downAfter: Duration.millis(2000), failoverTimeout: Duration.millis(6000) } };
+  const props = { engine, tls, metrics: {}, sentinel: { downAfter: Duration.millis(2000), failoverTimeout: Duration.millis(6000) } };
 
   beforeAll(async () => {
     const { manifests } = HaEnv.synth(props);
@@ -48,7 +58,7 @@ describe('metrics with TLS: the exporter sidecar verifies a certificate that nam
     const certs = makeCerts(names);
     caFile = join(certs.dir, 'ca.crt');
     env = await HaEnv.create({
-      subnet: 223, name: 'metrics-tls', certs, props,
+      subnet, name: `metrics-tls-${subnet}`, certs, props,
       editManifests: (objects: K8sObject[]) => {
         for (const d of objects.filter((o) => o.kind === 'Deployment')) {
           for (const c of d.spec.template.spec.containers.filter((x: K8sObject) => x.name === 'exporter')) {

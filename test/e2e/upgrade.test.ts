@@ -5,16 +5,18 @@
  * the master goes last after a hand-over, and nothing acknowledged is lost.
  */
 import { Duration } from 'cdk8s';
-import { RedisHaProps } from '../../src';
+import { RedisEngine, RedisHaProps } from '../../src';
 import { HaEnv } from './redis-ha-env';
 import { Pod, Writer, errText, sleep, waitUntil } from './harness';
 
 jest.setTimeout(300_000);
 
 /** The chart's default timings; a settings change the test can see in every pod. */
-/** Another tag of the same release: the harness runs the host's binaries for both. */
-const NEXT_IMAGE = 'redis:7.0.15-bookworm';
-const BASE: RedisHaProps = { redis: { extraConfig: { 'maxmemory-policy': 'noeviction' } } };
+/**
+ * The chart as the previous default synthesized it (Redis 7.0.15), so that the first upgrade is the one
+ * existing users meet: to the default engine, Valkey, which reads Redis 7's data and replicates from it.
+ */
+const BASE: RedisHaProps = { engine: RedisEngine.redis({ image: 'redis:7.0.15' }), redis: { extraConfig: { 'maxmemory-policy': 'noeviction' } } };
 
 interface Watch {
   /** Most Redis pods down at one sample, and most sentinels. */
@@ -112,14 +114,17 @@ describe('upgrades: one instance at a time, the master last', () => {
     expect(await env.masters()).toEqual([after]);
   }
 
-  test('an image change', async () => {
-    await upgrade('image', { ...BASE, redis: { ...BASE.redis, image: NEXT_IMAGE }, sentinel: { image: NEXT_IMAGE } });
+  test('an image change: from the previous default, Redis 7.0.15, to the default Valkey', async () => {
+    await upgrade('image', { redis: BASE.redis });
+    for (const p of [...env.redis, ...env.sentinels]) {
+      expect((await p.exec(['sh', '-c', 'exec "$SERVER_BIN" --version'])).stdout).toMatch(/^Valkey server v=9\.1\./);
+    }
   });
 
   test('a settings change of the Redis instances and the sentinels', async () => {
     const next: RedisHaProps = {
-      redis: { image: NEXT_IMAGE, extraConfig: { 'maxmemory-policy': 'volatile-lru' } },
-      sentinel: { image: NEXT_IMAGE, failoverTimeout: Duration.seconds(20) },
+      redis: { extraConfig: { 'maxmemory-policy': 'volatile-lru' } },
+      sentinel: { failoverTimeout: Duration.seconds(20) },
     };
     await upgrade('config', next);
     for (const p of env.redis) {

@@ -9,3 +9,4 @@ export { liveGroups } from './registry';
 export * from './dns';
 export { NetPlan, PartitionHandle, PartitionMember, inPrivateNetns, nftScript } from './network';
 export { probeSchedule } from './readiness';
+export * from './images';

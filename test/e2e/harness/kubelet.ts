@@ -15,6 +15,7 @@ import { registerGroup, unregisterGroup } from './registry';
 import { RootMount, privateRootArgv } from '../../util/private-root';
 import { ConnectOptions, RedisClient } from './resp';
 import { TimeoutError, errText, sleep, withTimeout } from './util';
+import { imageMounts } from './images';
 
 export type ProbeKind = 'readiness' | 'liveness' | 'startup';
 
@@ -149,6 +150,8 @@ export class Container {
       return { source: vol.dir, target: m.mountPath, readOnly: Boolean(m.readOnly || vol.alwaysReadOnly) };
     });
     mounts.push({ source: host.hostsFile(this.pod), target: '/etc/hosts' }, { source: host.resolvConf(this.pod), target: '/etc/resolv.conf' });
+    // The image's own binaries where the image keeps them (see images.ts).
+    mounts.push(...imageMounts(String(spec.image ?? '')));
     // A private root: mount paths are made inside the container's own mount namespace, never on the host.
     const root = host.rootDir(this);
     const command = joinNetns(
