@@ -46,8 +46,8 @@ export function roleOnlyCfg(chartCfg: string): string {
 export function tuneCfg(cfg: string, t: { global?: string[]; defaults?: string[]; nbthread?: number }): string {
   let out = cfg;
   if (t.nbthread !== undefined) {
-    must(/^  nbthread \d+$/m.test(out), 'no nbthread line');
-    out = out.replace(/^  nbthread \d+$/m, `  nbthread ${t.nbthread}`);
+    must(/^ {2}nbthread \d+$/m.test(out), 'no nbthread line');
+    out = out.replace(/^ {2}nbthread \d+$/m, `  nbthread ${t.nbthread}`);
   }
   if (t.global?.length) {
     must(/^global$/m.test(out), 'no global section');

@@ -6,8 +6,6 @@ import { StaleRun } from './stale-master';
 import { SynthFigures } from './synth';
 import { EngineFigure } from './engines';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
-
 const ms = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? 'n/a' : `${Math.round(v)} ms`);
 const s3 = (x: { min: number; median: number; max: number }) => `${ms(x.min)} / **${ms(x.median)}** / ${ms(x.max)}`;
 const k = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : `${Math.round(n / 1000)}k`);
@@ -220,7 +218,7 @@ export function writeReport(
     L.push('## 7. Upgrade: every Deployment changed by one apply (bench/upgrade.ts)', '');
     L.push(`${u.what}.`, '');
     L.push('| | longest write pause | apply to writes flowing | acknowledged lost | WAIT-acknowledged lost |', '| --- | --- | --- | --- | --- |');
-    for (const k of ['ours', 'allAtOnce']) L.push(`| ${k === 'ours' ? 'chart (one at a time, master last)' : 'all at once'} | ${u.pauseMs[k]} ms | ${u.rolloutMs[k]} ms | ${u.lost[k]} | ${u.waitLost[k]} |`);
+    for (const way of ['ours', 'allAtOnce']) L.push(`| ${way === 'ours' ? 'chart (one at a time, master last)' : 'all at once'} | ${u.pauseMs[way]} ms | ${u.rolloutMs[way]} ms | ${u.lost[way]} | ${u.waitLost[way]} |`);
     L.push('');
   }
 

@@ -105,7 +105,7 @@ function versions() {
 function chartDefaultDownAfterMs(): number {
   const { manifests } = synthManifests({});
   for (const o of manifests) {
-    for (const v of Object.values((o.kind === 'ConfigMap' ? o.data : {}) ?? {}) as string[]) {
+    for (const v of Object.values<string>((o.kind === 'ConfigMap' ? o.data : {}) ?? {})) {
       const m = /sentinel down-after-milliseconds \S+ (\d+)/.exec(v);
       if (m) return Number(m[1]);
     }
@@ -181,7 +181,7 @@ async function main(): Promise<number> {
         props: {},
         variants: [
           { name: ROLE_ONLY, cfg: roleOnlyCfg(base) },
-          ...tuning.map((t) => ({ name: t.target.variant!, cfg: t.cfg })),
+          ...tuning.map((t) => ({ name: t.target.variant, cfg: t.cfg })),
         ],
       });
       await be.healthy(60_000);
@@ -274,7 +274,6 @@ function pickPicture(figs: FailoverFigure[]) {
   return { downAfterMs: f.downAfterMs, kill: sorted[Math.floor((sorted.length - 1) / 2)] };
 }
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 function buildJson(meta: any, r: any, chartDefaultDownAfter: number, errors: string[]): any {
   const slim = (f: FailoverFigure) => ({
     ...f,

@@ -3,7 +3,7 @@
  * from every namespace (a short Service name resolves only inside its own, through the search domains).
  */
 import { Chart } from 'cdk8s';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { fail } from './validation';
 
 /** The cluster DNS domain Kubernetes uses unless the cluster was set up with another. */
@@ -39,7 +39,7 @@ export function serviceDnsNameDots(clusterDomain: string): number {
  * written out; without one the objects land in whatever namespace they are applied to, which only
  * the pod knows, so the name refers to the pod's own namespace (the Services are in the same).
  */
-export function serviceDnsName(scope: Construct, service: string, clusterDomain: string, syntax: NamespaceSyntax): string {
+export function serviceDnsName(scope: IConstruct, service: string, clusterDomain: string, syntax: NamespaceSyntax): string {
   const ns = Chart.of(scope).namespace ?? (syntax === NamespaceSyntax.HAPROXY ? `\${${POD_NAMESPACE_ENV}}` : `$(${POD_NAMESPACE_ENV})`);
   return `${service}.${ns}.svc.${clusterDomain}`;
 }

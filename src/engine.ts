@@ -80,7 +80,10 @@ export interface Binaries {
  * engine runs its own binaries (`valkey-server`, `valkey-cli` for Valkey) with the same scripts,
  * probes, auth, TLS and metrics.
  *
- * @example RedisEngine.valkey({ image: 'valkey/valkey:9.1.4' })
+ * @example
+ * import { RedisEngine } from 'cdk8s-redis-ha';
+ *
+ * RedisEngine.valkey({ image: 'valkey/valkey:9.1.4' });
  */
 export class RedisEngine {
   /**
@@ -93,12 +96,6 @@ export class RedisEngine {
    * (8.10.2, security release of 2026-09-18). The end-to-end matrix runs Redis 8.0 and 7.0.
    */
   public static readonly DEFAULT_REDIS_IMAGE = 'redis:8.10.2';
-
-  /** The oldest version of each engine the chart runs on (the oldest line the tests run). */
-  private static readonly MINIMUM: { [kind: string]: Version } = {
-    [EngineKind.REDIS]: [7, 0, 0],
-    [EngineKind.VALKEY]: [7, 2, 0],
-  };
 
   /** Redis, from `redis:<tag>` or a mirror of it. */
   public static redis(options: EngineOptions = {}): RedisEngine {
@@ -115,6 +112,12 @@ export class RedisEngine {
       cli: 'valkey-cli',
     });
   }
+
+  /** The oldest version of each engine the chart runs on (the oldest line the tests run). */
+  private static readonly MINIMUM: { [kind: string]: Version } = {
+    [EngineKind.REDIS]: [7, 0, 0],
+    [EngineKind.VALKEY]: [7, 2, 0],
+  };
 
   /** The server. */
   public readonly kind: EngineKind;
@@ -171,7 +174,10 @@ export class RedisEngine {
 /**
  * The HAProxy the proxy pods run, with its image.
  *
- * @example ProxyEngine.haproxy({ image: 'haproxy:3.0.27' })
+ * @example
+ * import { ProxyEngine } from 'cdk8s-redis-ha';
+ *
+ * ProxyEngine.haproxy({ image: 'haproxy:3.0.27' });
  */
 export class ProxyEngine {
   /**
@@ -180,13 +186,13 @@ export class ProxyEngine {
    */
   public static readonly DEFAULT_HAPROXY_IMAGE = 'haproxy:3.0.27';
 
-  /** The oldest HAProxy the chart runs on (the oldest line the tests run, Debian 12's 2.6). */
-  private static readonly MINIMUM: Version = [2, 6, 0];
-
   /** HAProxy, from `haproxy:<tag>` or a mirror of it (built with Lua, OpenSSL and the Prometheus exporter). */
   public static haproxy(options: EngineOptions = {}): ProxyEngine {
     return new ProxyEngine(options.image ?? ProxyEngine.DEFAULT_HAPROXY_IMAGE, options.version);
   }
+
+  /** The oldest HAProxy the chart runs on (the oldest line the tests run, Debian 12's 2.6). */
+  private static readonly MINIMUM: Version = [2, 6, 0];
 
   /** The container image. */
   public readonly image: string;

@@ -1,15 +1,14 @@
-export * from './auth';
+// The public API, named one by one: constructs, their props, value classes and enums. Renderers,
+// ids and helpers stay in their modules (jsii would drop free functions and constants anyway).
+export { RedisAuth } from './auth';
 export { EngineKind, EngineOptions, ProxyEngine, RedisEngine } from './engine';
 export { RedisTls, TlsSecretKeys } from './tls';
-export * from './persistence';
+export { ClaimOptions, HostPathOptions, Persistence } from './persistence';
 export { ComputeResources } from './compute-resources';
-export * from './redis-instance';
-export * from './sentinel-cluster';
-export * from './sentinel-proxy';
-export * from './redis-ha';
-export * from './spread';
+export { IRedisInstance, RedisInstance, RedisInstanceOptions, RedisInstanceProps } from './redis-instance';
+export { ISentinelCluster, SentinelCluster, SentinelClusterOptions, SentinelClusterProps } from './sentinel-cluster';
+export { SentinelProxy, SentinelProxyOptions, SentinelProxyProps } from './sentinel-proxy';
+export { RedisHa, RedisHaProps } from './redis-ha';
+export { AntiAffinity, SpreadOptions } from './spread';
 export { NetworkPolicyOptions } from './network-policy';
-export { MetricsOptions, DEFAULT_REDIS_EXPORTER_IMAGE } from './metrics';
-export { renderRedisConf, renderRedisEntrypoint, renderRedisPreStop, renderRedisProbe, RedisProbeMode } from './redis-config';
-export { renderSentinelConf, renderSentinelEntrypoint, renderSentinelProbe, SentinelProbeMode, sentinelId } from './sentinel-config';
-export { renderHaproxyConf } from './haproxy-config';
+export { MetricsOptions } from './metrics';

@@ -35,6 +35,16 @@ export function instanceLabel(scope: IConstruct): string {
   return Names.toLabelValue([...scope.node.scopes].reverse().find((s) => groups.has(s)) ?? scope);
 }
 
+/** The labels every pod of the group under `scope` carries: its `instance` (see {@link instanceLabel}). */
+export function groupLabelsOf(scope: IConstruct): { [key: string]: string } {
+  return { [INSTANCE_LABEL]: instanceLabel(scope) };
+}
+
+/** The labels that select one component's pods of a group, given the group's labels (its `instance`). */
+export function componentSelector(groupLabels: { [key: string]: string }, component: PodComponent): { [key: string]: string } {
+  return { ...groupLabels, [COMPONENT_LABEL]: component };
+}
+
 /** The image's tag (`redis:7.0.15` gives `7.0.15`) when it is a valid label value; a bare digest has none. */
 export function imageVersion(image: string): string | undefined {
   const tag = /^[^@]*:([^:/@]+)(@|$)/.exec(image)?.[1];

@@ -3,9 +3,8 @@ import { Construct } from 'constructs';
 import { ComputeResources } from './compute-resources';
 import { addSecureContainer, env, kplus, namespaceEnv, resolveResources, secretEnv } from './plus';
 import { POD_NAMESPACE_ENV } from './cluster-dns';
-import { RedisInstance } from './redis-instance';
+import { RedisInstance, announcedNameOf } from './redis-instance';
 import { TLS_DIR, TLS_FILES } from './tls';
-import { SentinelCluster } from './sentinel-cluster';
 import { PROXY_HEALTH_PORT, SentinelProxy } from './sentinel-proxy';
 import { INSTANCE_LABEL, recommendedLabels } from './labels';
 import { checkDurationMs, checkImage, checkLabels, fail } from './validation';
@@ -23,7 +22,7 @@ export const METRICS_LABEL = 'redis-ha.cdk8s.io/metrics';
 export interface MetricsOptions {
   /**
    * redis_exporter image; must be pinned.
-   * @default DEFAULT_REDIS_EXPORTER_IMAGE
+   * @default RedisHa.DEFAULT_EXPORTER_IMAGE
    */
   readonly exporterImage?: string;
   /**
@@ -55,7 +54,7 @@ export interface MetricsOptions {
  * Redis Service and to the proxy Service (HAProxy's `/metrics` on its health
  * port), and optionally a ServiceMonitor selecting them.
  */
-export function addMetrics(scope: Construct, sentinels: SentinelCluster, proxy: SentinelProxy, options: MetricsOptions): void {
+export function addMetrics(scope: Construct, instances: RedisInstance[], groupLabels: { [key: string]: string }, proxy: SentinelProxy, options: MetricsOptions): void {
   const image = checkImage(scope, 'metrics.exporterImage', options.exporterImage ?? DEFAULT_REDIS_EXPORTER_IMAGE);
   const intervalMs = checkDurationMs(scope, 'metrics.interval', options.interval ?? Duration.seconds(30));
   const resources = resolveResources(
@@ -65,9 +64,9 @@ export function addMetrics(scope: Construct, sentinels: SentinelCluster, proxy: 
   const labelled = (service: kplus.Service, port: number) => {
     service.bind(port, { name: 'metrics', targetPort: port });
     service.metadata.addLabel(METRICS_LABEL, 'true');
-    for (const [k, v] of Object.entries(sentinels.groupLabels)) service.metadata.addLabel(k, v);
+    for (const [k, v] of Object.entries(groupLabels)) service.metadata.addLabel(k, v);
   };
-  sentinels.instances.forEach((instance: RedisInstance, i) => {
+  instances.forEach((instance, i) => {
     const exporter = addSecureContainer(instance._deployment, 'exporter', {
       image,
       uid: REDIS_EXPORTER_UID,
@@ -75,7 +74,7 @@ export function addMetrics(scope: Construct, sentinels: SentinelCluster, proxy: 
         // With TLS the exporter verifies the server's certificate against the host it dials, and the
         // certificate names the Services (README): dial the instance's own Service, which selects only this pod.
         ...(instance.tls ? { [POD_NAMESPACE_ENV]: namespaceEnv() } : {}),
-        REDIS_ADDR: env(instance.tls ? `rediss://${instance._announcedName()}:${instance.port}` : `redis://localhost:${instance.port}`),
+        REDIS_ADDR: env(instance.tls ? `rediss://${announcedNameOf(instance)}:${instance.port}` : `redis://localhost:${instance.port}`),
         ...(instance.tls ? {
           REDIS_EXPORTER_TLS_CA_CERT_FILE: env(TLS_FILES.ca),
           REDIS_EXPORTER_TLS_CLIENT_CERT_FILE: env(TLS_FILES.cert),
@@ -88,8 +87,7 @@ export function addMetrics(scope: Construct, sentinels: SentinelCluster, proxy: 
       liveness: kplus.Probe.fromHttpGet('/health', { port: REDIS_EXPORTER_PORT, periodSeconds: Duration.seconds(10) }),
     });
     // The TLS volume already belongs to the pod; the exporter reads it through the pod's fsGroup.
-    const tlsVolume = instance._deployment.containers[0].mounts.find((m) => m.path === TLS_DIR);
-    if (tlsVolume) exporter.mount(TLS_DIR, tlsVolume.volume, { readOnly: true });
+    if (instance._tlsVolume) exporter.mount(TLS_DIR, instance._tlsVolume, { readOnly: true });
     labelled(instance._service, REDIS_EXPORTER_PORT);
   });
   labelled(proxy._service, PROXY_HEALTH_PORT);
@@ -103,10 +101,10 @@ export function addMetrics(scope: Construct, sentinels: SentinelCluster, proxy: 
       apiVersion: 'monitoring.coreos.com/v1',
       kind: 'ServiceMonitor',
       metadata: {
-        labels: { ...recommendedLabels(sentinels.groupLabels[INSTANCE_LABEL], 'metrics', image), ...options.serviceMonitorLabels },
+        labels: { ...recommendedLabels(groupLabels[INSTANCE_LABEL], 'metrics', image), ...options.serviceMonitorLabels },
       },
       spec: {
-        selector: { matchLabels: { ...sentinels.groupLabels, [METRICS_LABEL]: 'true' } },
+        selector: { matchLabels: { ...groupLabels, [METRICS_LABEL]: 'true' } },
         endpoints: [{ port: 'metrics', path: '/metrics', interval: `${Math.max(1, Math.round(intervalMs / 1000))}s` }],
       },
     });

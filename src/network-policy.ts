@@ -1,8 +1,9 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { kplus } from './plus';
-import { PodComponent, REDIS_PORT } from './redis-instance';
-import { SENTINEL_PORT, SentinelCluster } from './sentinel-cluster';
+import { PodComponent, componentSelector } from './labels';
+import { REDIS_PORT } from './redis-instance';
+import { SENTINEL_PORT } from './sentinel-cluster';
 import { PROXY_HEALTH_PORT, SentinelProxy } from './sentinel-proxy';
 import { fail } from './validation';
 
@@ -21,20 +22,20 @@ export interface NetworkPolicyOptions {
  * the proxy and clients; the proxy's client ports (6379, and 6380 with read
  * replicas) only from clients. The proxy's health port stays open for kubelet probes.
  */
-export function addNetworkPolicies(scope: Construct, sentinels: SentinelCluster, proxy: SentinelProxy, options: NetworkPolicyOptions,
+export function addNetworkPolicies(scope: Construct, groupLabels: { [key: string]: string }, proxy: SentinelProxy, options: NetworkPolicyOptions,
   labelsOf: { readonly [component: string]: { [key: string]: string } }, extraOpenPorts: {
   readonly redis: number[]; readonly proxy: number[];
 } = { redis: [], proxy: [] }): ApiObject[] {
   if (Object.keys(options.clientLabels).length === 0) {
     fail(scope, 'networkPolicy.clientLabels', options.clientLabels, 'must name at least one label, or every pod would count as a client');
   }
-  const pods = (component: PodComponent) => ({ podSelector: { matchLabels: sentinels.podSelector(component) } });
+  const pods = (component: PodComponent) => ({ podSelector: { matchLabels: componentSelector(groupLabels, component) } });
   const clients = { podSelector: { matchLabels: options.clientLabels } };
   const tcp = (...ports: number[]) => ports.map((port) => ({ protocol: 'TCP', port: kplus.k8s.IntOrString.fromNumber(port) }));
   const policy = (id: string, component: PodComponent, rules: kplus.k8s.NetworkPolicyIngressRule[]) =>
     new kplus.k8s.KubeNetworkPolicy(scope, id, {
       metadata: { labels: labelsOf[component] },
-      spec: { podSelector: { matchLabels: sentinels.podSelector(component) }, policyTypes: ['Ingress'], ingress: rules },
+      spec: { podSelector: { matchLabels: componentSelector(groupLabels, component) }, policyTypes: ['Ingress'], ingress: rules },
     });
   const proxyClientPorts = [proxy.port, ...(proxy.readReplicasPort !== undefined ? [proxy.readReplicasPort] : [])];
   const open = (ports: number[]) => (ports.length > 0 ? [{ ports: tcp(...ports) }] : []);

@@ -4,9 +4,9 @@ import { RedisAuth } from './auth';
 import { RedisTls } from './tls';
 import { RedisEngine } from './engine';
 import { addDisruptionBudget } from './disruption-budget';
-import { MetricsOptions, REDIS_EXPORTER_PORT, addMetrics } from './metrics';
+import { DEFAULT_REDIS_EXPORTER_IMAGE, MetricsOptions, REDIS_EXPORTER_PORT, addMetrics } from './metrics';
 import { NetworkPolicyOptions, addNetworkPolicies } from './network-policy';
-import { PodComponent, labelObjects, markGroup } from './labels';
+import { PodComponent, componentSelector, groupLabelsOf, labelObjects, markGroup } from './labels';
 import { RedisInstance, RedisInstanceOptions } from './redis-instance';
 import { SentinelCluster, SentinelClusterOptions } from './sentinel-cluster';
 import { SentinelProxy, SentinelProxyOptions } from './sentinel-proxy';
@@ -90,6 +90,9 @@ export interface RedisHaProps {
  * the master fails, and a proxy that always routes to the current master.
  */
 export class RedisHa extends Construct {
+  /** The redis_exporter image of the metrics sidecar (`metrics.exporterImage`). */
+  public static readonly DEFAULT_EXPORTER_IMAGE: string = DEFAULT_REDIS_EXPORTER_IMAGE;
+
   /** The Redis instances; the first is the initial master. */
   public readonly instances: RedisInstance[];
   /** The sentinels. */
@@ -142,13 +145,15 @@ export class RedisHa extends Construct {
     this.sentinels = withPropsOf(this, 'sentinel.', () => new SentinelCluster(this, 'Sentinels', { ...sentinel, instances: this.instances }));
     this.proxy = withPropsOf(this, 'proxy.', () => new SentinelProxy(this, 'Proxy', { ...props.proxy, sentinels: this.sentinels }));
 
+    // The group's labels, which every pod of this RedisHa carries.
+    const group = groupLabelsOf(this);
     const groups: Array<[PodComponent, ApiObject[]]> = [
       [PodComponent.REDIS, this.instances.map((i) => i.deployment)],
       [PodComponent.SENTINEL, this.sentinels.deployments],
       [PodComponent.PROXY, [this.proxy.deployment]],
     ];
     for (const [component, deployments] of groups) {
-      for (const d of deployments) applySpread(d, this.sentinels.podSelector(component), props.spread);
+      for (const d of deployments) applySpread(d, componentSelector(group, component), props.spread);
     }
     // Objects about one component's pods carry that component's labels.
     const labelsOf: { [component: string]: { [key: string]: string } } = {
@@ -163,13 +168,13 @@ export class RedisHa extends Construct {
         ['ProxyBudget', PodComponent.PROXY, { maxUnavailable: 1 }],
       ];
       for (const [budgetId, component, budget] of budgets) {
-        labelObjects(addDisruptionBudget(this, budgetId, this.sentinels.podSelector(component), budget), labelsOf[component]);
+        labelObjects(addDisruptionBudget(this, budgetId, componentSelector(group, component), budget), labelsOf[component]);
       }
     }
-    if (props.metrics) addMetrics(this, this.sentinels, this.proxy, props.metrics);
+    if (props.metrics) addMetrics(this, this.instances, group, this.proxy, props.metrics);
     if (props.networkPolicy) {
       const metricsPorts = props.metrics ? { redis: [REDIS_EXPORTER_PORT], proxy: [] } : undefined;
-      addNetworkPolicies(this, this.sentinels, this.proxy, props.networkPolicy, labelsOf, metricsPorts);
+      addNetworkPolicies(this, group, this.proxy, props.networkPolicy, labelsOf, metricsPorts);
     }
   }
 

@@ -1,18 +1,17 @@
 import { ApiObject, Duration, Size, SizeRoundingBehavior } from 'cdk8s';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { RedisAuth } from './auth';
 import { RedisTls, TLS_FILES } from './tls';
 import { PodComponent, instanceLabel, labelObjects, recommendedLabels } from './labels';
 import { Persistence } from './persistence';
 import { ComputeResources } from './compute-resources';
 import { RedisEngine, chooseEngine } from './engine';
-import { env, envOf, kplus, lookUpAsGivenFirst, mountConfigAndData, namespaceEnv, peerService, resolveResources, rollOnConfigChange, scriptProbe, secretEnv, secureDeployment } from './plus';
-import { DEFAULT_CLUSTER_DOMAIN, NamespaceSyntax, POD_NAMESPACE_ENV, checkClusterDomain, serviceDnsName, serviceDnsNameDots } from './cluster-dns';
+import { env, envOf, kplus, namespaceEnv, resolveResources, scriptProbe, secretEnv } from './plus';
+import { peerPod } from './peer-pod';
+import { DEFAULT_CLUSTER_DOMAIN, NamespaceSyntax, POD_NAMESPACE_ENV, checkClusterDomain, serviceDnsName } from './cluster-dns';
 import { CHART_OWNED_DIRECTIVES, REDIS_PATHS, RedisProbeMode, renderRedisConf, renderRedisEntrypoint, renderRedisPreStop, renderRedisProbe } from './redis-config';
 import { checkDurationMs, checkInt, checkRedisMemory, fail, userProp } from './validation';
 
-/** @deprecated use RedisEngine.DEFAULT_REDIS_IMAGE (the chart's default engine is Valkey, RedisEngine.DEFAULT_VALKEY_IMAGE). */
-export const DEFAULT_REDIS_IMAGE = RedisEngine.DEFAULT_REDIS_IMAGE;
 /** The `redis` user of the official image. */
 export const REDIS_UID = 999;
 /** The port every Redis instance listens on. */
@@ -88,6 +87,36 @@ export interface RedisInstanceOptions {
   readonly extraConfig?: { [directive: string]: string };
 }
 
+/**
+ * A Redis server as the sentinels and the proxy reach it: its Service in its chart's namespace.
+ * A {@link RedisInstance}, or your own (a Redis this library did not build, which then finds the
+ * current master by itself: only a RedisInstance is told where the sentinels are).
+ */
+export interface IRedisInstance extends IConstruct {
+  /** The name of the instance's Service, in its chart's namespace. */
+  readonly host: string;
+  /** The Redis port. */
+  readonly port: number;
+  /** The initial master this instance replicates, if it starts as a replica. */
+  readonly replicaOf?: IRedisInstance;
+  /** The password reference, if authentication is on. */
+  readonly auth?: RedisAuth;
+  /** The TLS Secret reference, if TLS is on. */
+  readonly tls?: RedisTls;
+  /** The cluster DNS domain of the name the instance announces. */
+  readonly clusterDomain: string;
+  /** The server the instance runs; its sentinels run the same kind. */
+  readonly engine: RedisEngine;
+}
+
+/**
+ * The name an instance announces to replicas, sentinels and clients, for env values of the chart's
+ * pods: `<service>.<namespace>.svc.<clusterDomain>`, with `$(POD_NAMESPACE)` when its chart has no namespace.
+ */
+export function announcedNameOf(instance: IRedisInstance): string {
+  return serviceDnsName(instance, instance.host, instance.clusterDomain, NamespaceSyntax.KUBERNETES);
+}
+
 /** Props of a {@link RedisInstance}. */
 export interface RedisInstanceProps extends RedisInstanceOptions {
   /**
@@ -95,7 +124,7 @@ export interface RedisInstanceProps extends RedisInstanceOptions {
    * the topology yet. Afterwards the sentinels' answer decides.
    * @default - the initial master
    */
-  readonly replicaOf?: RedisInstance;
+  readonly replicaOf?: IRedisInstance;
   /**
    * Password for clients and replication.
    * @default - no authentication
@@ -115,8 +144,6 @@ export interface RedisInstanceProps extends RedisInstanceOptions {
   readonly clusterDomain?: string;
 }
 
-export { COMPONENT_LABEL, NAME_LABEL, PodComponent } from './labels';
-
 /** What a Redis pod needs to ask the sentinels for the current master. */
 export interface MasterDiscovery {
   /** Labels to add to the pod, naming the group it belongs to. */
@@ -135,13 +162,16 @@ export interface MasterDiscovery {
  * ClusterIP Service and its own PersistentVolumeClaim at /data. It announces
  * its Service's fully qualified name to the master and the sentinels.
  */
-export class RedisInstance extends Construct {
+export class RedisInstance extends Construct implements IRedisInstance {
+  /** The port every Redis instance listens on. */
+  public static readonly PORT: number = REDIS_PORT;
+
   /** The Service name; the instance announces it fully qualified, in its namespace and `clusterDomain`. */
   public readonly host: string;
   /** The Redis port. */
   public readonly port: number = REDIS_PORT;
   /** The initial master this instance replicates, if it starts as a replica. */
-  public readonly replicaOf?: RedisInstance;
+  public readonly replicaOf?: IRedisInstance;
   /** The password reference, if authentication is on. */
   public readonly auth?: RedisAuth;
   /** The TLS Secret reference, if TLS is on. */
@@ -162,6 +192,8 @@ export class RedisInstance extends Construct {
   public readonly _deployment: kplus.Deployment;
   /** @internal The cdk8s-plus Service, for the chart's own constructs. */
   public readonly _service: kplus.Service;
+  /** @internal The pod's TLS volume, when TLS is on, for the pod's other containers. */
+  public readonly _tlsVolume?: kplus.Volume;
 
   /** @internal The recommended labels of the instance's objects. */
   public _labels: { [key: string]: string };
@@ -190,69 +222,70 @@ export class RedisInstance extends Construct {
     this.auth = props.auth;
     this.tls = props.tls;
 
-    this._service = peerService(this, 'Service', { name: 'redis', port: REDIS_PORT });
-    this.host = this._service.name;
-    const claim = (props.persistence ?? Persistence.claim())._bind(this);
-
-    const config = new kplus.ConfigMap(this, 'Config', {
-      data: {
-        'redis.conf': renderRedisConf({
-          port: REDIS_PORT,
-          appendOnly: props.appendOnly ?? true,
-          minReplicasToWrite,
-          minReplicasMaxLagSeconds: Math.max(1, Math.round(maxLagMs / 1000)),
-          extra,
-          tls: this.tls ? TLS_FILES : undefined,
-        }),
-        'entrypoint.sh': renderRedisEntrypoint(),
-        'probe.sh': renderRedisProbe(),
-        ...(failoverOnShutdown ? { 'prestop.sh': renderRedisPreStop() } : {}),
-      },
-    });
-
     const probe = (mode: RedisProbeMode) => ['sh', `${REDIS_PATHS.config}/probe.sh`, mode];
-    // The group's labels replace `instance` once sentinels monitor the instance (discoverMasterFrom).
+    // The group's labels replace `instance` once sentinels monitor the instance (_discoverMasterFrom).
     const labels = this._labels = recommendedLabels(instanceLabel(this), PodComponent.REDIS, image);
-    this._deployment = secureDeployment(this, 'Deployment', {
-      image,
-      uid: REDIS_UID,
-      command: ['sh', `${REDIS_PATHS.config}/entrypoint.sh`],
-      env: {
-        // First: the names below refer to it when the chart has no namespace.
-        [POD_NAMESPACE_ENV]: namespaceEnv(),
-        BIND_ADDRESS: env('0.0.0.0'),
-        ...envOf(this.engine._env()),
-        REDIS_PORT: env(REDIS_PORT),
-        ANNOUNCE_HOST: env(this._announcedName()),
-        MASTER_DISCOVERY_SECONDS: env(Math.ceil(discoveryMs / 1000)),
-        ...(failoverOnShutdown ? { PRESTOP_WAIT_SECONDS: env(Math.floor(graceMs / 1000) - 10) } : {}),
-        ...(this.replicaOf ? { INITIAL_MASTER_HOST: env(this.replicaOf._announcedName()), INITIAL_MASTER_PORT: env(this.replicaOf.port) } : {}),
-        ...(this.auth ? { REDIS_PASSWORD: secretEnv(this, 'Password', this.auth.secretName, this.auth.key) } : {}),
-        ...(this.tls ? { TLS_ARGS: env(this.tls._cliArgs()) } : {}),
-      },
-      ports: { redis: REDIS_PORT },
-      resources,
-      readiness: scriptProbe(probe(RedisProbeMode.READINESS), Duration.seconds(5), 3),
-      liveness: scriptProbe(probe(RedisProbeMode.LIVENESS), Duration.seconds(10), 3),
-      // Covers the wait for the sentinels and the replay of a large AOF.
-      startup: scriptProbe(probe(RedisProbeMode.LIVENESS), Duration.seconds(5), 60),
-      preStop: failoverOnShutdown ? ['sh', `${REDIS_PATHS.config}/prestop.sh`] : undefined,
-      terminationGracePeriod: Duration.millis(graceMs),
-      replicas: 1,
-      recreate: true,
-      labels,
+    const pod = peerPod(this, {
+      port: { name: 'redis', port: REDIS_PORT },
+      persistence: props.persistence ?? Persistence.claim(),
+      config: () => new kplus.ConfigMap(this, 'Config', {
+        data: {
+          'redis.conf': renderRedisConf({
+            port: REDIS_PORT,
+            appendOnly: props.appendOnly ?? true,
+            minReplicasToWrite,
+            minReplicasMaxLagSeconds: Math.max(1, Math.round(maxLagMs / 1000)),
+            extra,
+            tls: this.tls ? TLS_FILES : undefined,
+          }),
+          'entrypoint.sh': renderRedisEntrypoint(),
+          'probe.sh': renderRedisProbe(),
+          ...(failoverOnShutdown ? { 'prestop.sh': renderRedisPreStop() } : {}),
+        },
+      }),
+      paths: REDIS_PATHS,
+      clusterDomain: this.clusterDomain,
+      workload: (serviceName) => ({
+        image,
+        uid: REDIS_UID,
+        command: ['sh', `${REDIS_PATHS.config}/entrypoint.sh`],
+        env: {
+          // First: the names below refer to it when the chart has no namespace.
+          [POD_NAMESPACE_ENV]: namespaceEnv(),
+          BIND_ADDRESS: env('0.0.0.0'),
+          ...envOf(this.engine._env()),
+          REDIS_PORT: env(REDIS_PORT),
+          ANNOUNCE_HOST: env(serviceDnsName(this, serviceName, this.clusterDomain, NamespaceSyntax.KUBERNETES)),
+          MASTER_DISCOVERY_SECONDS: env(Math.ceil(discoveryMs / 1000)),
+          ...(failoverOnShutdown ? { PRESTOP_WAIT_SECONDS: env(Math.floor(graceMs / 1000) - 10) } : {}),
+          ...(this.replicaOf ? { INITIAL_MASTER_HOST: env(announcedNameOf(this.replicaOf)), INITIAL_MASTER_PORT: env(this.replicaOf.port) } : {}),
+          ...(this.auth ? { REDIS_PASSWORD: secretEnv(this, 'Password', this.auth.secretName, this.auth.key) } : {}),
+          ...(this.tls ? { TLS_ARGS: env(this.tls._cliArgs()) } : {}),
+        },
+        ports: { redis: REDIS_PORT },
+        resources,
+        readiness: scriptProbe(probe(RedisProbeMode.READINESS), Duration.seconds(5), 3),
+        liveness: scriptProbe(probe(RedisProbeMode.LIVENESS), Duration.seconds(10), 3),
+        // Covers the wait for the sentinels and the replay of a large AOF.
+        startup: scriptProbe(probe(RedisProbeMode.LIVENESS), Duration.seconds(5), 60),
+        preStop: failoverOnShutdown ? ['sh', `${REDIS_PATHS.config}/prestop.sh`] : undefined,
+        terminationGracePeriod: Duration.millis(graceMs),
+        replicas: 1,
+        recreate: true,
+        labels,
+      }),
+      volumes: (container) => container.mount(REDIS_PATHS.run, kplus.Volume.fromEmptyDir(this, 'Run', 'run', {
+        medium: kplus.EmptyDirMedium.MEMORY,
+        sizeLimit: Size.mebibytes(1),
+      })),
+      tls: this.tls,
     });
-    lookUpAsGivenFirst(this._deployment, serviceDnsNameDots(this.clusterDomain));
-    this.container = this._deployment.containers[0];
-    this._service.select(this._deployment);
-    mountConfigAndData(this, this.container, config, claim, REDIS_PATHS);
-    rollOnConfigChange(this._deployment, config);
-    this.container.mount(REDIS_PATHS.run, kplus.Volume.fromEmptyDir(this, 'Run', 'run', {
-      medium: kplus.EmptyDirMedium.MEMORY,
-      sizeLimit: Size.mebibytes(1),
-    }));
-    this.tls?._mount(this, this.container, false);
-    labelObjects(this, labels);
+    this._service = pod.service;
+    this.host = pod.service.name;
+    this._deployment = pod.deployment;
+    this.container = pod.container;
+    this._tlsVolume = pod.tlsVolume;
+    const claim = pod.claim;
     this.deployment = ApiObject.of(this._deployment);
     this.service = ApiObject.of(this._service);
     this.claim = ApiObject.of(claim);
@@ -260,19 +293,10 @@ export class RedisInstance extends Construct {
   }
 
   /**
-   * @internal The name the instance announces to replicas, sentinels and clients, for env values of
-   * the chart's pods: `<service>.<namespace>.svc.<clusterDomain>`, with `$(POD_NAMESPACE)` when the
-   * chart has no namespace.
+   * @internal Makes the instance ask these sentinels for the current master on every start.
+   * Called by the SentinelCluster that monitors the instance.
    */
-  public _announcedName(): string {
-    return serviceDnsName(this, this.host, this.clusterDomain, NamespaceSyntax.KUBERNETES);
-  }
-
-  /**
-   * Makes the instance ask these sentinels for the current master on every start.
-   * Called by {@link SentinelCluster} for each instance it monitors.
-   */
-  public discoverMasterFrom(discovery: MasterDiscovery): void {
+  public _discoverMasterFrom(discovery: MasterDiscovery): void {
     if (this.discovery) throw new Error(`${this.node.path}: is already monitored by sentinels of master "${this.discovery.masterName}"`);
     this.discovery = discovery;
     this.container.env.addVariable('SENTINEL_HOSTS', env(discovery.sentinelHosts.join(' ')));

@@ -1,15 +1,15 @@
 import { ApiObject, Duration, Size } from 'cdk8s';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { RedisAuth } from './auth';
 import { RedisTls, TLS_FILES } from './tls';
 import { Persistence } from './persistence';
 import { ComputeResources } from './compute-resources';
 import { RedisEngine, chooseEngine } from './engine';
-import { env, envOf, kplus, lookUpAsGivenFirst, mountConfigAndData, namespaceEnv, peerService, resolveResources, rollOnConfigChange, scriptProbe, secretEnv, secureDeployment } from './plus';
-import { COMPONENT_LABEL, INSTANCE_LABEL, PodComponent, instanceLabel, labelObjects, recommendedLabels } from './labels';
-import { REDIS_UID, RedisInstance } from './redis-instance';
-import { SENTINEL_PATHS, SentinelProbeMode, renderSentinelConf, renderSentinelEntrypoint, renderSentinelPreStop, renderSentinelProbe, sentinelId } from './sentinel-config';
-import { NamespaceSyntax, POD_NAMESPACE_ENV, serviceDnsName, serviceDnsNameDots } from './cluster-dns';
+import { env, kplus, resolveResources, secretEnv } from './plus';
+import { INSTANCE_LABEL, PodComponent, componentSelector, groupLabelsOf, labelObjects, recommendedLabels } from './labels';
+import { IRedisInstance, RedisInstance, announcedNameOf } from './redis-instance';
+import { Sentinel, SentinelProps } from './sentinel';
+import { renderSentinelConf, renderSentinelEntrypoint, renderSentinelPreStop, renderSentinelProbe } from './sentinel-config';
 import { checkDurationMs, checkInt, checkMasterName, fail } from './validation';
 
 /** The port every sentinel listens on. */
@@ -84,8 +84,36 @@ export interface SentinelClusterProps extends SentinelClusterOptions {
   /**
    * The Redis instances to monitor: exactly one without `replicaOf` (the
    * initial master). They must share one auth setting, which the sentinels use.
+   * Each {@link RedisInstance} among them asks these sentinels for the master when it starts.
    */
-  readonly instances: RedisInstance[];
+  readonly instances: IRedisInstance[];
+}
+
+/**
+ * Sentinels as the proxy reaches them: a {@link SentinelCluster}, or your own (sentinels this
+ * library did not build, whose Services live in the proxy's namespace).
+ */
+export interface ISentinelCluster extends IConstruct {
+  /** Host name of a Service over every sentinel, for sentinel-aware clients. */
+  readonly host: string;
+  /** The sentinel port. */
+  readonly port: number;
+  /** The name the sentinels monitor the master under. */
+  readonly masterName: string;
+  /** How many sentinels must name a server as master for the proxy to route to it. */
+  readonly quorum: number;
+  /** The Redis instances the sentinels monitor. */
+  readonly instances: IRedisInstance[];
+  /** Each sentinel's own Service name. */
+  readonly sentinelHosts: string[];
+  /** The password reference shared by the sentinels and the instances, if any. */
+  readonly auth?: RedisAuth;
+  /** The TLS Secret reference shared by the sentinels and the instances, if any. */
+  readonly tls?: RedisTls;
+  /** The cluster DNS domain of the names the sentinels announce. */
+  readonly clusterDomain: string;
+  /** Labels that every pod of the group carries (the proxy's included). */
+  readonly groupLabels: { [key: string]: string };
 }
 
 /**
@@ -93,7 +121,10 @@ export interface SentinelClusterProps extends SentinelClusterOptions {
  * Service, announced name and claim holding its sentinel.conf, plus a
  * headless Service over all of them for sentinel-aware clients.
  */
-export class SentinelCluster extends Construct {
+export class SentinelCluster extends Construct implements ISentinelCluster {
+  /** The port every sentinel listens on. */
+  public static readonly PORT: number = SENTINEL_PORT;
+
   /** The headless Service selecting every sentinel, as a core cdk8s object: an escape hatch. */
   public readonly service: ApiObject;
   /** Host name of the headless Service, for sentinel-aware clients. */
@@ -105,7 +136,7 @@ export class SentinelCluster extends Construct {
   /** The quorum in effect. */
   public readonly quorum: number;
   /** The Redis instances the sentinels monitor. */
-  public readonly instances: RedisInstance[];
+  public readonly instances: IRedisInstance[];
   /** The per-sentinel Service names, in order. */
   public readonly sentinelHosts: string[];
   /** The password reference shared with the instances, if any. */
@@ -115,7 +146,7 @@ export class SentinelCluster extends Construct {
   /** The cluster DNS domain shared with the instances, in which the sentinels announce their names. */
   public readonly clusterDomain: string;
   /** The sentinels' Deployments, in order, as core cdk8s objects (`addJsonPatch`, `metadata`): escape hatches. */
-  public readonly deployments: ApiObject[] = [];
+  public readonly deployments: ApiObject[];
   /** Labels that select every sentinel pod of this cluster. */
   public readonly selectorLabels: { [key: string]: string };
   /** @internal The recommended labels of the sentinels' objects. */
@@ -152,7 +183,6 @@ export class SentinelCluster extends Construct {
     this.auth = master.auth;
     this.tls = master.tls;
     this.clusterDomain = master.clusterDomain;
-    const fqdn = (service: string) => serviceDnsName(this, service, this.clusterDomain, NamespaceSyntax.KUBERNETES);
     this.engine = chooseEngine(this, props.engine, props.image, () => master.engine);
     const image = this.engine._resolve(this, props.image !== undefined ? 'image' : 'engine').image;
     const kinds = new Set(props.instances.map((i) => i.engine.kind));
@@ -178,67 +208,42 @@ export class SentinelCluster extends Construct {
       },
     });
 
-    this.groupLabels = { [INSTANCE_LABEL]: instanceLabel(this) };
+    this.groupLabels = groupLabelsOf(this);
     const labels = this._labels = recommendedLabels(this.groupLabels[INSTANCE_LABEL], PodComponent.SENTINEL, image);
-    const selector = this.podSelector(PodComponent.SENTINEL);
+    const selector = componentSelector(this.groupLabels, PodComponent.SENTINEL);
     const resources = resolveResources(
       { cpuRequestMillis: 50, cpuLimitMillis: 250, memoryRequest: Size.mebibytes(32), memoryLimit: Size.mebibytes(128) },
       props.resources,
     );
-    const persistence = props.persistence ?? Persistence.claim();
     const password = this.auth ? secretEnv(this, 'Password', this.auth.secretName, this.auth.key) : undefined;
-    const probe = (mode: SentinelProbeMode) => ['sh', `${SENTINEL_PATHS.config}/probe.sh`, mode];
-
-    this.sentinelHosts = [];
-    const containers: kplus.Container[] = [];
-    for (let i = 1; i <= count; i++) {
-      const sentinel = new Construct(this, `Sentinel${i}`);
-      const service = peerService(sentinel, 'Service', { name: 'sentinel', port: SENTINEL_PORT });
-      const claim = persistence._bind(sentinel);
-      const deployment = secureDeployment(sentinel, 'Deployment', {
-        image,
-        uid: REDIS_UID,
-        command: ['sh', `${SENTINEL_PATHS.config}/entrypoint.sh`],
-        env: {
-          // First: the names below refer to it when the chart has no namespace.
-          [POD_NAMESPACE_ENV]: namespaceEnv(),
-          BIND_ADDRESS: env('0.0.0.0'),
-          ...envOf(this.engine._env()),
-          SENTINEL_PORT: env(SENTINEL_PORT),
-          SENTINEL_ID: env(sentinelId(sentinel.node.path)),
-          ANNOUNCE_HOST: env(fqdn(service.name)),
-          MASTER_NAME: env(this.masterName),
-          SENTINEL_QUORUM: env(this.quorum),
-          INITIAL_MASTER_HOST: env(master._announcedName()),
-          INITIAL_MASTER_PORT: env(master.port),
-          REDIS_HOSTS: env(props.instances.map((i) => i._announcedName()).join(' ')),
-          REDIS_PORT: env(master.port),
-          PRESTOP_WAIT_SECONDS: env(Math.floor(graceMs / 1000) - 10),
-          ...(password ? { REDIS_PASSWORD: password } : {}),
-          ...(this.tls ? { TLS_ARGS: env(this.tls._cliArgs()) } : {}),
-        },
-        ports: { sentinel: SENTINEL_PORT },
-        resources,
-        readiness: scriptProbe(probe(SentinelProbeMode.READINESS), Duration.seconds(5), 3),
-        liveness: scriptProbe(probe(SentinelProbeMode.LIVENESS), Duration.seconds(10), 3),
-        preStop: ['sh', `${SENTINEL_PATHS.config}/prestop.sh`],
-        terminationGracePeriod: Duration.millis(graceMs),
-        replicas: 1,
-        recreate: true,
-        labels,
-      });
-      lookUpAsGivenFirst(deployment, serviceDnsNameDots(this.clusterDomain));
-      service.select(deployment);
-      mountConfigAndData(sentinel, deployment.containers[0], config, claim, SENTINEL_PATHS);
-      rollOnConfigChange(deployment, config);
-      this.tls?._mount(sentinel, deployment.containers[0], false);
-      this.sentinelHosts.push(service.name);
-      this.deployments.push(ApiObject.of(deployment));
-      containers.push(deployment.containers[0]);
-    }
-
+    const sentinelProps: SentinelProps = {
+      config,
+      image,
+      engine: this.engine,
+      port: SENTINEL_PORT,
+      monitor: {
+        MASTER_NAME: env(this.masterName),
+        SENTINEL_QUORUM: env(this.quorum),
+        INITIAL_MASTER_HOST: env(announcedNameOf(master)),
+        INITIAL_MASTER_PORT: env(master.port),
+        REDIS_HOSTS: env(props.instances.map(announcedNameOf).join(' ')),
+        REDIS_PORT: env(master.port),
+      },
+      persistence: props.persistence ?? Persistence.claim(),
+      resources,
+      terminationGracePeriod: Duration.millis(graceMs),
+      labels,
+      clusterDomain: this.clusterDomain,
+      password,
+      tls: this.tls,
+    };
+    const sentinels: Sentinel[] = [];
+    for (let i = 1; i <= count; i++) sentinels.push(new Sentinel(this, `Sentinel${i}`, sentinelProps));
+    this.sentinelHosts = sentinels.map((sentinel) => sentinel.host);
+    this.deployments = sentinels.map((sentinel) => ApiObject.of(sentinel.deployment));
     // Each sentinel's preStop checks the others before it stops.
-    for (const c of containers) c.env.addVariable('SENTINEL_HOSTS', env(this.sentinelHosts.map(fqdn).join(' ')));
+    const announced = sentinels.map((sentinel) => sentinel.announcedName);
+    for (const sentinel of sentinels) sentinel.knowPeers(announced);
 
     const headless = new kplus.Service(this, 'Service', {
       clusterIP: 'None',
@@ -251,18 +256,14 @@ export class SentinelCluster extends Construct {
     labelObjects(this, labels);
 
     for (const instance of props.instances) {
-      instance.discoverMasterFrom({
-        sentinelHosts: this.sentinelHosts.map(fqdn),
+      if (!(instance instanceof RedisInstance)) continue;
+      instance._discoverMasterFrom({
+        sentinelHosts: announced,
         sentinelPort: SENTINEL_PORT,
         masterName: this.masterName,
-        podLabels: this.podSelector(PodComponent.REDIS),
-        peerHosts: props.instances.filter((i) => i !== instance).map((i) => i._announcedName()),
+        podLabels: componentSelector(this.groupLabels, PodComponent.REDIS),
+        peerHosts: props.instances.filter((i) => i !== instance).map(announcedNameOf),
       });
     }
-  }
-
-  /** The labels that select this group's pods of one component. */
-  public podSelector(component: PodComponent): { [key: string]: string } {
-    return { ...this.groupLabels, [COMPONENT_LABEL]: component };
   }
 }

@@ -5,14 +5,12 @@ import { TLS_FILES } from './tls';
 import { ComputeResources } from './compute-resources';
 import { ProxyEngine, chooseProxyEngine } from './engine';
 import { env, kplus, lookUpAsGivenFirst, namespaceEnv, resolveResources, rollOnConfigChange, secretEnv, secureDeployment } from './plus';
-import { INSTANCE_LABEL, PodComponent, labelObjects, recommendedLabels } from './labels';
+import { INSTANCE_LABEL, PodComponent, componentSelector, labelObjects, recommendedLabels } from './labels';
 import { REDIS_PORT } from './redis-instance';
-import { SentinelCluster } from './sentinel-cluster';
+import { ISentinelCluster } from './sentinel-cluster';
 import { checkDurationMs, checkInt, checkServiceName, checkUniqueServiceName, fail } from './validation';
 import { NamespaceSyntax, serviceDnsName, serviceDnsNameDots } from './cluster-dns';
 
-/** @deprecated use ProxyEngine.DEFAULT_HAPROXY_IMAGE */
-export const DEFAULT_HAPROXY_IMAGE = ProxyEngine.DEFAULT_HAPROXY_IMAGE;
 /** The `haproxy` user of the official image. */
 export const HAPROXY_UID = 99;
 /** The proxy's HTTP port: `/ready`, `/healthz` and Prometheus `/metrics`. */
@@ -45,8 +43,8 @@ export interface SentinelProxyOptions {
   readonly image?: string;
   /**
    * How often HAProxy checks each Redis server's role and asks each sentinel for the master.
-   * It bounds how long after the sentinels' switch the proxy follows (measured: median write gap
-   * 493 ms above the sentinels' own floor at 1 s, 252 ms at 250 ms).
+   * It bounds how long after the sentinels' switch the proxy follows (`bench/RESULTS.md` compares
+   * the write gap at this default and at 1 s).
    * @default Duration.millis(250)
    */
   readonly checkInterval?: Duration;
@@ -98,7 +96,7 @@ export interface SentinelProxyOptions {
 /** Props of a {@link SentinelProxy}. */
 export interface SentinelProxyProps extends SentinelProxyOptions {
   /** The sentinels (and, through them, the Redis instances) to route by. */
-  readonly sentinels: SentinelCluster;
+  readonly sentinels: ISentinelCluster;
 }
 
 /**
@@ -107,6 +105,10 @@ export interface SentinelProxyProps extends SentinelProxyOptions {
  * sentinels names as master. Clients use its headless Service on 6379.
  */
 export class SentinelProxy extends Construct {
+  /** The proxy's HTTP port: `/ready`, `/healthz` and Prometheus `/metrics`. */
+  public static readonly HEALTH_PORT: number = PROXY_HEALTH_PORT;
+  /** The port of the read-only listener, when `readReplicas` is on. */
+  public static readonly READ_REPLICAS_PORT: number = PROXY_READ_REPLICAS_PORT;
   /** Default of `fenceAfter`, in seconds. */
   public static readonly DEFAULT_FENCE_AFTER_SECONDS = 2;
   /** The smallest `fenceAfter`: a sentinel's PING period (1 s) and a margin. */
@@ -238,7 +240,7 @@ export class SentinelProxy extends Construct {
     this.host = this._service.name;
     this.deployment = ApiObject.of(this._deployment);
     this.service = ApiObject.of(this._service);
-    this.selectorLabels = sentinels.podSelector(PodComponent.PROXY);
+    this.selectorLabels = componentSelector(sentinels.groupLabels, PodComponent.PROXY);
     labelObjects(this, labels);
   }
 }

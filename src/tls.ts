@@ -64,9 +64,10 @@ export class RedisTls {
 
   /**
    * @internal Mounts the files read-only at {@link TLS_DIR}, group-readable by
-   * the pod's fsGroup; for HAProxy also {@link TLS_FILES.haproxyCert}.
+   * the pod's fsGroup; for HAProxy also {@link TLS_FILES.haproxyCert}. Returns the volume, which
+   * other containers of the pod may mount too.
    */
-  public _mount(scope: Construct, container: kplus.Container, forHaproxy: boolean): void {
+  public _mount(scope: Construct, container: kplus.Container, forHaproxy: boolean): kplus.Volume {
     const secret = kplus.Secret.fromSecretName(scope, 'TlsSecret', this.secretName);
     const items: { [key: string]: kplus.PathMapping } = {
       [this.certKey]: { path: 'tls.crt' },
@@ -81,6 +82,7 @@ export class RedisTls {
       });
       container.mount(TLS_FILES.haproxyCert.replace(/\/tls\.crt$/, ''), keyVolume, { readOnly: true });
     }
+    return volume;
   }
 
   /** @internal redis-cli options for the chart's scripts. */

@@ -6,6 +6,7 @@ import { SENTINEL_PATHS, renderSentinelConf } from '../src/sentinel-config';
 import { CONF_QUOTE_FN } from '../src/shell';
 import { makeCerts } from './util/certs';
 import { RealProcess } from './util/process';
+import { redisCli } from './util/redis-cli';
 import { tempDir } from './util/temp';
 
 // The rendered configs, run by the real binaries on loopback (never 127.0.0.1:6379). Each server
@@ -13,12 +14,7 @@ import { tempDir } from './util/temp';
 const HOST = '127.0.77.1';
 const WAIT_MS = 10_000;
 
-function cli(port: number, args: string[], password?: string): string {
-  const r = spawnSync('redis-cli', ['-h', HOST, '-p', String(port), ...args], {
-    encoding: 'utf8', timeout: 5000, env: { ...process.env, REDISCLI_AUTH: password ?? '' },
-  });
-  return r.stdout.trim();
-}
+const cli = (port: number, args: string[], password?: string) => redisCli(HOST, port, args, password);
 
 /** A fresh data directory, mounted at `target` for the server. */
 function dataMount(target: string): { source: string; target: string } {

@@ -37,7 +37,7 @@ describe('renderHaproxyConf', () => {
 
   test('asks every sentinel about every server and matches the exact host', () => {
     const cfg = renderHaproxyConf(values);
-    expect(cfg.match(/^  server sentinel-/gm)).toHaveLength(2 * 5);
+    expect(cfg.match(/^ {2}server sentinel-/gm)).toHaveLength(2 * 5);
     expect(cfg).toContain('tcp-check send "SENTINEL MASTER mymaster\\r\\nPING\\r\\n"');
     expect(cfg).toContain('tcp-check expect min-recv 0 string "\\r\\nredis-b.${POD_NAMESPACE}.svc.cluster.local\\r\\n\\$4\\r\\nport\\r\\n\\$4\\r\\n6379\\r\\n"');
   });
@@ -54,7 +54,7 @@ describe('renderHaproxyConf', () => {
     expect(backends).toHaveLength(2);
     for (const b of backends) {
       expect(b).not.toContain('QUIT');
-      expect(b).toMatch(/PING\\r\\n"\n  tcp-check expect string "\+PONG\\r\\n"\n  tcp-check expect min-recv 0 string/);
+      expect(b).toMatch(/PING\\r\\n"\n {2}tcp-check expect string "\+PONG\\r\\n"\n {2}tcp-check expect min-recv 0 string/);
     }
   });
 
@@ -84,7 +84,7 @@ describe('renderHaproxyConf read replicas', () => {
   test('a second listener balances over replicas whose link is up', () => {
     const cfg = renderHaproxyConf({ ...values, readReplicasPort: 6380 });
     expect(cfg).toContain('bind "${BIND_ADDRESS}:6380"');
-    expect(cfg).toMatch(/backend redis-replicas\n  balance leastconn\n[\s\S]*tcp-check expect min-recv 0 string master_link_status:up/);
+    expect(cfg).toMatch(/backend redis-replicas\n {2}balance leastconn\n[\s\S]*tcp-check expect min-recv 0 string master_link_status:up/);
     expect(renderHaproxyConf(values)).not.toContain('redis-replicas');
   });
 

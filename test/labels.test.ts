@@ -1,11 +1,9 @@
 import { Names, Testing } from 'cdk8s';
 import { Persistence, RedisAuth, RedisHa, RedisInstance, SentinelCluster, SentinelProxy } from '../src';
 import { imageVersion } from '../src/labels';
-import { ofKind, synthRedisHa } from './util/synth';
+import { matches, ofKind, synthRedisHa } from './util/synth';
 
 const RECOMMENDED = ['name', 'instance', 'component', 'part-of', 'managed-by', 'version'].map((l) => `app.kubernetes.io/${l}`);
-const matches = (selector: Record<string, string>, labels: Record<string, string> = {}) =>
-  Object.entries(selector).every(([k, v]) => labels[k] === v);
 
 describe('labels', () => {
   const everything = {

@@ -1,10 +1,6 @@
 import { Duration } from 'cdk8s';
 import { RedisAuth } from '../src';
-import { ofKind, synthRedisHa } from './util/synth';
-
-const component = (d: any) => d.spec.template.metadata.labels['app.kubernetes.io/component'];
-const matches = (selector: Record<string, string>, labels: Record<string, string> = {}) =>
-  Object.entries(selector).every(([k, v]) => labels[k] === v);
+import { component, matches, ofKind, synthRedisHa } from './util/synth';
 
 describe('metrics', () => {
   test('a pinned, non-root exporter sidecar on every Redis pod, reading the Secret-backed password', () => {

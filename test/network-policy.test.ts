@@ -1,9 +1,4 @@
-import { ofKind, synthRedisHa } from './util/synth';
-
-const labelsOf = (d: any): Record<string, string> => d.spec.template.metadata.labels;
-const matches = (selector: Record<string, string>, labels: Record<string, string>) =>
-  Object.entries(selector).every(([k, v]) => labels[k] === v);
-const component = (d: any) => labelsOf(d)['app.kubernetes.io/component'];
+import { component, matches, ofKind, podLabels, synthRedisHa } from './util/synth';
 
 describe('network policies', () => {
   const clientLabels = { 'redis-client': 'true' };
@@ -16,10 +11,10 @@ describe('network policies', () => {
   /** Which components (or 'client'/'stranger') a policy admits on a port, by evaluating its selectors against real pod labels. */
   function admitted(target: string, port: number): string[] {
     const policy = policies.find((p) => {
-      const selected = deployments.filter((d) => matches(p.spec.podSelector.matchLabels, labelsOf(d)));
+      const selected = deployments.filter((d) => matches(p.spec.podSelector.matchLabels, podLabels(d)));
       return selected.length > 0 && selected.every((d) => component(d) === target);
     });
-    const sources = [...deployments.map((d) => ({ name: component(d), labels: labelsOf(d) })),
+    const sources = [...deployments.map((d) => ({ name: component(d), labels: podLabels(d) })),
       { name: 'client', labels: client.metadata.labels }, { name: 'stranger', labels: stranger.metadata.labels }];
     const ok = new Set<string>();
     for (const rule of policy.spec.ingress) {
@@ -35,7 +30,7 @@ describe('network policies', () => {
     expect(policies).toHaveLength(3);
     for (const p of policies) {
       expect(p.spec.policyTypes).toEqual(['Ingress']);
-      const selected = deployments.filter((d) => matches(p.spec.podSelector.matchLabels, labelsOf(d)));
+      const selected = deployments.filter((d) => matches(p.spec.podSelector.matchLabels, podLabels(d)));
       expect(new Set(selected.map(component)).size).toBe(1);
     }
   });

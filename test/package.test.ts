@@ -1,4 +1,5 @@
 import { readFileSync } from 'fs';
+import { builtinModules } from 'module';
 import { dirname, join, normalize } from 'path';
 import { PackedPackage, packPackage, run } from './util/consumer-app';
 import { tempDir } from './util/temp';
@@ -8,7 +9,8 @@ function declarationGraph(root: string, entry: string): Map<string, string[]> {
   const graph = new Map<string, string[]>();
   const visit = (file: string) => {
     if (graph.has(file)) return;
-    const text = readFileSync(join(root, file), 'utf8');
+    // Imports in doc comments (@example) are not the module's.
+    const text = readFileSync(join(root, file), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '');
     const specifiers = [...text.matchAll(/(?:from|import\()\s*['"]([^'"]+)['"]/g)].map((m) => m[1]);
     graph.set(file, specifiers);
     for (const s of specifiers.filter((x) => x.startsWith('.'))) visit(normalize(join(dirname(file), `${s}.d.ts`)));
@@ -33,9 +35,9 @@ describe('the published package', () => {
     expect([...external].sort()).toEqual(['cdk8s', 'constructs']);
   });
 
-  test('ships the library, its types, README and LICENSE; not the app that writes dist/ (lib/main.js)', () => {
+  test('ships the library, its types, its jsii assembly, README and LICENSE; not the app that writes dist/ (lib/main.js)', () => {
     const outside = packed.files.filter((f) => !/^lib\/[-a-z]+\.(js|d\.ts)$/.test(f));
-    expect(outside).toEqual(['LICENSE', 'README.md', 'package.json']);
+    expect(outside).toEqual(['.jsii', 'LICENSE', 'README.md', 'package.json']);
     expect(packed.files).toContain('lib/index.js');
     expect(packed.files).toContain('lib/index.d.ts');
     expect(packed.files.filter((f) => f.startsWith('lib/main.'))).toEqual([]);
@@ -44,6 +46,13 @@ describe('the published package', () => {
       const text = readFileSync(join(unpacked, js), 'utf8');
       for (const [, dep] of text.matchAll(/require\("(\.[^"]+)"\)/g)) expect(packed.files).toContain(normalize(join(dirname(js), `${dep}.js`)));
     }
+  });
+
+  test('its jsii assembly names the package and targets Python, Java, .NET and Go', () => {
+    const assembly = JSON.parse(readFileSync(join(unpacked, '.jsii'), 'utf8'));
+    expect(assembly.name).toBe(packed.manifest.name);
+    expect(assembly.version).toBe(packed.manifest.version);
+    expect(Object.keys(assembly.targets).sort()).toEqual(['dotnet', 'go', 'java', 'js', 'python']);
   });
 
   test('its LICENSE is the Apache License 2.0 that package.json names', () => {
@@ -69,7 +78,7 @@ describe('the published package', () => {
       const text = readFileSync(join(unpacked, js), 'utf8');
       for (const [, dep] of text.matchAll(/require\("([^".][^"]*)"\)/g)) required.add(dep.startsWith('@') ? dep.split('/').slice(0, 2).join('/') : dep.split('/')[0]);
     }
-    const builtin = new Set(require('module').builtinModules as string[]);
+    const builtin = new Set(builtinModules);
     const external = [...required].filter((d) => !builtin.has(d.replace(/^node:/, ''))).sort();
     const declared = [...Object.keys(packed.manifest.dependencies), ...Object.keys(packed.manifest.peerDependencies)].sort();
     expect(external).toEqual(declared);

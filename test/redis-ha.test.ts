@@ -1,8 +1,6 @@
 import { ApiObject, Chart, Duration, JsonPatch, Names, Size, Testing } from 'cdk8s';
 import { Persistence, RedisAuth, RedisHa, RedisHaProps } from '../src';
-import { envOf, ofKind, synthRedisHa } from './util/synth';
-
-const component = (d: any) => d.spec.template.metadata.labels['app.kubernetes.io/component'];
+import { component, envOf, ofKind, synthRedisHa } from './util/synth';
 
 describe('RedisHa', () => {
   test('default chart matches the snapshot', () => {

@@ -55,9 +55,8 @@ describe('RedisInstance', () => {
   });
 
   test('in a chart with a namespace and a cluster domain, announces the name written out', () => {
-    let master!: RedisInstance;
     const chart = new Chart(Testing.app(), 'c', { namespace: 'cache' });
-    master = new RedisInstance(chart, 'A', { clusterDomain: 'k8s.example' });
+    const master = new RedisInstance(chart, 'A', { clusterDomain: 'k8s.example' });
     new RedisInstance(chart, 'B', { replicaOf: master, clusterDomain: 'k8s.example' });
     const [primary, replica] = ofKind(Testing.synth(chart), 'Deployment');
     expect(envOf(primary).ANNOUNCE_HOST).toBe(`${master.host}.cache.svc.k8s.example`);

@@ -1,9 +1,10 @@
-import { spawn, spawnSync } from 'child_process';
+import { spawn } from 'child_process';
 import { writeFileSync } from 'fs';
 import { join } from 'path';
 import { renderRolloutFns } from '../src/rollout-script';
 import { SCRIPT_HEADER, logFn } from '../src/shell';
 import { RealProcess } from './util/process';
+import { redisCli } from './util/redis-cli';
 import { lintScript } from './util/shell';
 import { tempDir } from './util/temp';
 
@@ -13,9 +14,7 @@ const REDIS_PORT = 16390;
 const SENTINEL_PORT = 26390;
 const FNS = `${logFn('test')}\n${renderRolloutFns()}\n`;
 
-function cli(port: number, ...args: string[]): string {
-  return spawnSync('redis-cli', ['-h', HOST, '-p', String(port), ...args], { encoding: 'utf8', timeout: 5000 }).stdout.trim();
-}
+const cli = (port: number, ...args: string[]) => redisCli(HOST, port, args);
 
 interface Run {
   readonly done: Promise<{ code: number | null; out: string }>;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what it needs (as root on Debian), builds the engines, then
-# runs the unit/synth tests and the end-to-end tests with real processes.
+# The whole test suite: installs what it needs (as root on Debian), builds the engines, builds
+# with jsii and checks what the other languages get (test/jsii-targets.sh), lints (ESLint, no
+# warnings), then runs the unit/synth tests and the end-to-end tests with real processes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,8 +30,11 @@ wait_engines() {
   [ -f "$rc" ] && [ "$(cat "$rc")" = 0 ]
 }
 
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
 npm run --silent build
 npx tsc -p tsconfig.dev.json
+bash test/jsii-targets.sh
+npm run --silent lint
 status=0
 npx jest --selectProjects unit --json --outputFile="$out/unit.json" || status=1
 wait_engines default 2 || status=1

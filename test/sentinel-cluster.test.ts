@@ -1,6 +1,7 @@
-import { Duration, Testing } from 'cdk8s';
-import { RedisAuth, RedisInstance, SentinelCluster, SentinelClusterOptions } from '../src';
-import { envOf, ofKind } from './util/synth';
+import { Chart, Duration, Testing } from 'cdk8s';
+import { Construct } from 'constructs';
+import { IRedisInstance, RedisAuth, RedisEngine, RedisInstance, SentinelCluster, SentinelClusterOptions } from '../src';
+import { component, envOf, matches, ofKind, podLabels } from './util/synth';
 
 function build(options: SentinelClusterOptions = {}, auth?: RedisAuth) {
   const chart = Testing.chart();
@@ -14,7 +15,7 @@ function build(options: SentinelClusterOptions = {}, auth?: RedisAuth) {
 const fq = (service: string) => `${service}.$(POD_NAMESPACE).svc.cluster.local`;
 
 const sentinelDeployments = (objects: any[]) =>
-  ofKind(objects, 'Deployment').filter((d) => d.spec.template.metadata.labels['app.kubernetes.io/component'] === 'sentinel');
+  ofKind(objects, 'Deployment').filter((d) => component(d) === 'sentinel');
 
 describe('SentinelCluster', () => {
   test('defaults: 3 sentinels, quorum 2, each with a Service, a claim and a distinct id', () => {
@@ -45,22 +46,43 @@ describe('SentinelCluster', () => {
     const own = ofKind(objects, 'Service').filter((s) => s !== headless && /sentinel\d/.test(s.metadata.name));
     expect(own.map((s) => s.spec.publishNotReadyAddresses)).toEqual([true, true, true]);
     expect(headless.spec.ports).toEqual([{ name: 'sentinel', port: 26379, targetPort: 26379 }]);
-    const selected = ofKind(objects, 'Deployment').filter((d) =>
-      Object.entries(headless.spec.selector).every(([k, v]) => d.spec.template.metadata.labels[k] === v));
+    const selected = ofKind(objects, 'Deployment').filter((d) => matches(headless.spec.selector, podLabels(d)));
     expect(selected).toEqual(sentinelDeployments(objects));
   });
 
   test('the instances ask the sentinels for the master', () => {
     const { cluster, objects } = build();
-    const redis = ofKind(objects, 'Deployment').filter((d) => d.spec.template.metadata.labels['app.kubernetes.io/component'] === 'redis');
+    const redis = ofKind(objects, 'Deployment').filter((d) => component(d) === 'redis');
     for (const d of redis) {
       expect(envOf(d)).toMatchObject({ SENTINEL_HOSTS: cluster.sentinelHosts.map(fq).join(' '), SENTINEL_PORT: '26379', MASTER_NAME: 'mymaster' });
     }
   });
 
+  test('monitors a Redis of your own (an IRedisInstance) beside the RedisInstances, telling only these where the sentinels are', () => {
+    const chart = new Chart(Testing.app(), 'c', { namespace: 'cache' });
+    class ExistingRedis extends Construct implements IRedisInstance {
+      public readonly host = 'legacy-redis';
+      public readonly port = 6379;
+      public readonly clusterDomain = 'cluster.local';
+      public readonly engine = RedisEngine.valkey();
+    }
+    const own = new ExistingRedis(chart, 'Legacy');
+    const replica = new RedisInstance(chart, 'R2', { replicaOf: own });
+    const cluster = new SentinelCluster(chart, 'Sentinels', { instances: [own, replica] });
+    const objects = Testing.synth(chart);
+    const legacy = 'legacy-redis.cache.svc.cluster.local';
+    for (const d of sentinelDeployments(objects)) {
+      expect(envOf(d)).toMatchObject({ INITIAL_MASTER_HOST: legacy, REDIS_HOSTS: `${legacy} ${replica.host}.cache.svc.cluster.local` });
+    }
+    const [redis] = ofKind(objects, 'Deployment').filter((d) => component(d) === 'redis');
+    expect(envOf(redis)).toMatchObject({ INITIAL_MASTER_HOST: legacy, PEER_HOSTS: legacy, MASTER_NAME: 'mymaster' });
+    expect(envOf(redis).SENTINEL_HOSTS.split(' ')).toHaveLength(3);
+    expect(cluster.instances).toEqual([own, replica]);
+  });
+
   test('each instance knows its peers, to ask them for data before it serves as master', () => {
     const { master, replica, objects } = build();
-    const redis = ofKind(objects, 'Deployment').filter((d) => d.spec.template.metadata.labels['app.kubernetes.io/component'] === 'redis');
+    const redis = ofKind(objects, 'Deployment').filter((d) => component(d) === 'redis');
     expect(redis.map((d) => [envOf(d).ANNOUNCE_HOST, envOf(d).PEER_HOSTS])).toEqual([[fq(master.host), fq(replica.host)], [fq(replica.host), fq(master.host)]]);
   });
 

@@ -41,23 +41,58 @@ describe('renderSentinelEntrypoint', () => {
   test('passes sh -n and shellcheck', () => {
     expect(lintScript(script)).toBe('');
   });
-  test('keeps the learned master, epochs and peers and re-applies chart settings', () => {
-    expect(script).toContain('$2 == "monitor" && $3 == m');
-    for (const learned of ['current-epoch', 'config-epoch', 'leader-epoch', 'known-replica', 'known-sentinel']) {
-      expect(script).toContain(`"${learned}"`);
+  const fq = (n: string) => `${n}.cache.svc.cluster.local`;
+  const redisHosts = { REDIS_HOSTS: ['redis-1', 'redis-2', 'redis-3'].map(fq).join(' ') };
+  const replicasOf = (conf: string) => conf.split('\n').filter((l) => l.startsWith('sentinel known-replica ')).sort();
+  // What a sentinel wrote before a restart: a failover moved the master to redis-2; an older chart had other settings.
+  const learned = [
+    'port 1234',
+    'sentinel myid 0123456789012345678901234567890123456789',
+    `sentinel monitor mymaster ${fq('redis-2')} 6379 7`,
+    'sentinel down-after-milliseconds mymaster 99999',
+    'sentinel current-epoch 5',
+    'sentinel config-epoch mymaster 5',
+    'sentinel leader-epoch mymaster 4',
+    `sentinel known-replica mymaster ${fq('redis-3')} 6379`,
+    'sentinel known-replica mymaster elsewhere.example 6379',
+    'sentinel known-sentinel mymaster sentinel-2 26379 abc',
+    `sentinel monitor other ${fq('x')} 6379 2`,
+    '',
+  ].join('\n');
+
+  test('first start: monitors the initial master and names the chart\'s other instances as replicas', async () => {
+    const conf = await runSentinelEntrypoint(redisHosts, '');
+    expect(conf).toContain(`sentinel monitor mymaster ${fq('redis-1')} 6379 2\n`);
+    expect(conf).toContain(`sentinel myid ${'a'.repeat(40)}\n`);
+    expect(replicasOf(conf)).toEqual([`sentinel known-replica mymaster ${fq('redis-2')} 6379`, `sentinel known-replica mymaster ${fq('redis-3')} 6379`]);
+  });
+
+  test('keeps the learned master, epochs and peers and re-applies chart settings', async () => {
+    const conf = await runSentinelEntrypoint(redisHosts, learned);
+    // The learned master, with the chart's quorum.
+    expect(conf).toContain(`sentinel monitor mymaster ${fq('redis-2')} 6379 2\n`);
+    expect(conf).not.toContain(`${fq('redis-2')} 6379 7`);
+    for (const kept of ['sentinel current-epoch 5', 'sentinel config-epoch mymaster 5', 'sentinel leader-epoch mymaster 4', 'sentinel known-sentinel mymaster sentinel-2 26379 abc']) {
+      expect(conf).toContain(`${kept}\n`);
     }
-    expect(script).toContain('cat /opt/redis-ha/sentinel-global.conf');
-    expect(script).toContain('cat /opt/redis-ha/sentinel-master.conf');
-    expect(script).toContain('echo "sentinel monitor $MASTER_NAME $host $port $SENTINEL_QUORUM"');
-    expect(script).toContain('echo "sentinel myid $SENTINEL_ID"');
+    // The chart's settings and identity, not the file's.
+    expect(conf).toContain('port 26379\n');
+    expect(conf).toContain('sentinel down-after-milliseconds mymaster 5000\n');
+    expect(conf).toContain(`sentinel myid ${'a'.repeat(40)}\n`);
+    for (const gone of ['port 1234', '99999', '0123456789012345678901234567890123456789', 'monitor other']) expect(conf).not.toContain(gone);
   });
-  test('names the chart\'s replicas at once and keeps only learned replicas the chart does not name', () => {
-    expect(script).toContain('echo "sentinel known-replica $MASTER_NAME $h $REDIS_PORT"');
-    expect(script).toContain('index(chart, " " $4 " ") == 0');
+
+  test('names the chart\'s replicas at once and keeps only learned replicas the chart does not name', async () => {
+    const conf = await runSentinelEntrypoint(redisHosts, learned);
+    expect(replicasOf(conf)).toEqual([
+      `sentinel known-replica mymaster ${fq('redis-1')} 6379`,
+      `sentinel known-replica mymaster ${fq('redis-3')} 6379`,
+      'sentinel known-replica mymaster elsewhere.example 6379',
+    ].sort());
   });
+
   test('an upgrade from short announced names: the remembered master maps to its full name, short replicas go', async () => {
-    const fq = (n: string) => `${n}.cache.svc.cluster.local`;
-    const conf = await runSentinelEntrypoint({ REDIS_HOSTS: ['redis-1', 'redis-2', 'redis-3'].map(fq).join(' ') }, [
+    const conf = await runSentinelEntrypoint(redisHosts, [
       'sentinel myid 0123456789012345678901234567890123456789',
       'sentinel monitor mymaster redis-2 6379 2',
       'sentinel current-epoch 3',

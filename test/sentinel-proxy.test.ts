@@ -1,6 +1,7 @@
-import { Duration, Testing } from 'cdk8s';
-import { RedisAuth, RedisInstance, SentinelCluster, SentinelProxy, SentinelProxyOptions } from '../src';
-import { envOf, ofKind } from './util/synth';
+import { Chart, Duration, Testing } from 'cdk8s';
+import { Construct } from 'constructs';
+import { IRedisInstance, ISentinelCluster, RedisAuth, RedisEngine, RedisInstance, SentinelCluster, SentinelProxy, SentinelProxyOptions } from '../src';
+import { component, envOf, ofKind } from './util/synth';
 import { belowRegex } from '../src/haproxy-config';
 
 function build(options: SentinelProxyOptions = {}, auth?: RedisAuth, sentinels = 3, clusterDomain?: string) {
@@ -10,7 +11,7 @@ function build(options: SentinelProxyOptions = {}, auth?: RedisAuth, sentinels =
   const cluster = new SentinelCluster(chart, 'Sentinels', { sentinels, instances: [master, replica] });
   const proxy = new SentinelProxy(chart, 'Proxy', { ...options, sentinels: cluster });
   const objects = Testing.synth(chart);
-  const deployment = ofKind(objects, 'Deployment').find((d) => d.spec.template.metadata.labels['app.kubernetes.io/component'] === 'proxy');
+  const deployment = ofKind(objects, 'Deployment').find((d) => component(d) === 'proxy');
   const cfg: string = ofKind(objects, 'ConfigMap').find((c) => c.data['haproxy.cfg']).data['haproxy.cfg'];
   return { proxy, cluster, master, replica, objects, deployment, cfg };
 }
@@ -22,6 +23,27 @@ describe('SentinelProxy', () => {
     expect(cfg).toContain('lua-load /usr/local/etc/haproxy/quorum-guard.lua\n');
     expect(data['quorum-guard.lua']).toContain('local quorum = 3\n');
     expect(data['quorum-guard.lua']).toContain('local servers = { "redis-0", "redis-1" }\n');
+  });
+
+  test('routes by sentinels of your own (an ISentinelCluster) to the Redis servers they monitor', () => {
+    const chart = new Chart(Testing.app(), 'c', { namespace: 'cache' });
+    const redis = (id: string, host: string): IRedisInstance => Object.assign(new Construct(chart, id), { host, port: 6379, clusterDomain: 'cluster.local', engine: RedisEngine.valkey() });
+    class ExistingSentinels extends Construct implements ISentinelCluster {
+      public readonly host = 'sentinels';
+      public readonly port = 26379;
+      public readonly masterName = 'legacy';
+      public readonly quorum = 2;
+      public readonly instances = [redis('A', 'redis-a'), redis('B', 'redis-b')];
+      public readonly sentinelHosts = ['sentinel-a', 'sentinel-b', 'sentinel-c'];
+      public readonly clusterDomain = 'cluster.local';
+      public readonly groupLabels = { 'app.kubernetes.io/instance': 'legacy' };
+    }
+    const proxy = new SentinelProxy(chart, 'Proxy', { sentinels: new ExistingSentinels(chart, 'Sentinels') });
+    const objects = Testing.synth(chart);
+    const cfg: string = ofKind(objects, 'ConfigMap')[0].data['haproxy.cfg'];
+    for (const host of ['redis-a', 'redis-b', 'sentinel-a', 'sentinel-b', 'sentinel-c']) expect(cfg).toContain(`${host}.cache.svc.cluster.local:`);
+    expect(cfg).toContain('SENTINEL MASTER legacy');
+    expect(proxy.selectorLabels).toEqual({ 'app.kubernetes.io/instance': 'legacy', 'app.kubernetes.io/component': 'proxy' });
   });
 
   test('defaults: 2 HAProxy pods behind a headless Service on 6379', () => {

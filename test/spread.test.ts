@@ -1,9 +1,5 @@
 import { AntiAffinity } from '../src';
-import { ofKind, synthRedisHa } from './util/synth';
-
-const component = (d: any) => d.spec.template.metadata.labels['app.kubernetes.io/component'];
-const matches = (selector: Record<string, string>, labels: Record<string, string>) =>
-  Object.entries(selector).every(([k, v]) => labels[k] === v);
+import { component, matches, ofKind, synthRedisHa } from './util/synth';
 
 describe('spreading', () => {
   test('default: each pod prefers a node without another pod of its component, and zones even', () => {

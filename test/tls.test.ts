@@ -1,7 +1,5 @@
 import { RedisAuth, RedisTls } from '../src';
-import { envOf, ofKind, synthRedisHa } from './util/synth';
-
-const component = (d: any) => d.spec.template.metadata.labels['app.kubernetes.io/component'];
+import { component, envOf, matches, ofKind, podLabels, synthRedisHa } from './util/synth';
 
 describe('TLS', () => {
   const { objects } = synthRedisHa({ tls: RedisTls.fromSecret('redis-tls'), auth: RedisAuth.fromSecret('redis-auth', 'pw'), metrics: {} });
@@ -40,8 +38,7 @@ describe('TLS', () => {
   test('the exporter speaks TLS too, to its instance\'s Service name, which the certificate holds', () => {
     for (const d of deployments.filter((o) => component(o) === 'redis')) {
       const exporter = d.spec.template.spec.containers.find((c: any) => c.name === 'exporter');
-      const service = objects.find((o) => o.kind === 'Service' && o.spec.selector && Object.entries(o.spec.selector)
-        .every(([k, v]) => d.spec.template.metadata.labels[k] === v) && o.spec.clusterIP !== 'None');
+      const service = objects.find((o) => o.kind === 'Service' && o.spec.selector && matches(o.spec.selector, podLabels(d)) && o.spec.clusterIP !== 'None');
       expect(exporter.env[0]).toEqual({ name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } });
       expect(exporter.env).toContainEqual({ name: 'REDIS_ADDR', value: `rediss://${service.metadata.name}.$(POD_NAMESPACE).svc.cluster.local:6379` });
       expect(exporter.env.map((e: any) => e.name)).not.toContain('REDIS_EXPORTER_SKIP_TLS_VERIFICATION');

@@ -10,7 +10,7 @@ import { HaEnv } from './redis-ha-env';
 export const summary: string[] = [];
 export function report(scenario: string, fields: Record<string, unknown>): void {
   const line = `${scenario}: ${Object.entries(fields)
-    .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`)
+    .map(([k, v]) => `${k}=${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v as string | number | boolean | null | undefined)}`)
     .join(' ')}`;
   summary.push(line);
   console.log(`[e2e] ${line}`);
@@ -112,7 +112,7 @@ export function guard(env: () => HaEnv, fn: () => Promise<void>): () => Promise<
       await fn();
     } catch (e) {
       const en = env();
-      let state = '';
+      let state: string;
       try {
         state = `sentinels: ${(await en.sentinelMasters()).join(', ')}\nroles: ${(await en.roles()).join(', ')}`;
       } catch (e2) {

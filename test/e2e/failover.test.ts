@@ -94,9 +94,9 @@ describe('RedisHa with short sentinel timings (down-after 2000ms)', () => {
     const master = await healthy(env);
     const plain = new Writer(() => env.connectProxy(), { mode: 'set', prefix: '6:plain' }).start();
     const victim = env.proxies[0];
-    let killAt = 0;
+    let killAt: number;
     let killedAt = 0;
-    let endAt = 0;
+    let endAt: number;
     try {
       await waitUntil(() => plain.acked.length > 50, 10_000, 'writer warmed up');
       killAt = Date.now();
@@ -155,7 +155,7 @@ describe('RedisHa with short sentinel timings (down-after 2000ms)', () => {
     const plain = new Writer(() => env.connectProxy(), { mode: 'set', prefix: '10:plain' }).start();
     let stopAt = 0;
     let stopMs = 0;
-    let endAt = 0;
+    let endAt: number;
     try {
       await waitUntil(() => plain.acked.length > 50, 10_000, 'writer warmed up');
       stopAt = Date.now();
@@ -264,7 +264,7 @@ describe('RedisHa sentinel quorum (short timings)', () => {
     // Warmed up first: once fewer than the quorum of sentinels name the master, the proxy closes its sessions.
     const plain = new Writer(() => env.connectProxy(), { mode: 'set', prefix: '5b:plain' }).start();
     let killAt = Date.now();
-    let mastersSeen: string[] = [];
+    let mastersSeen: string[];
     try {
       await waitUntil(() => plain.acked.length > 20, 10_000, 'writer warmed up');
       await env.sentinels[0].kill('SIGKILL');

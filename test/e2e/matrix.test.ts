@@ -61,7 +61,7 @@ async function plainText(host: string, port: number): Promise<string> {
     } finally {
       c.close();
     }
-  } catch (e) {
+  } catch {
     return 'refused';
   }
 }

@@ -53,7 +53,7 @@ export async function runPartition(env: HaEnv, label: string, o: PartitionOption
   ]);
   writers.forEach((w) => w.start());
   const handles = [];
-  let cutAt = 0;
+  let cutAt: number;
   try {
     await waitUntil(() => writers.every((w) => w.acked.length > 20), 15_000, 'writers warmed up');
     cutAt = Date.now();

@@ -3,6 +3,7 @@
  */
 import { Chart, Testing } from 'cdk8s';
 import { RedisHa, RedisHaProps } from '../../src';
+import { announcedNameOf } from '../../src/redis-instance';
 import { Cluster, K8sObject, Pod, RedisClient, SentinelWatcher, errText, parseInfo, sleep, waitUntil } from './harness';
 
 export const AUTH_SECRET = 'redis-ha-e2e-auth';
@@ -102,7 +103,7 @@ export class HaEnv {
     readonly tls?: { ca: string; cert: string; key: string },
   ) {
     this.redis = ha.instances.map((i) => cluster.podsOf(i.deployment.name)[0]);
-    this.hosts = ha.instances.map((i, n) => i._announcedName().replace('$(POD_NAMESPACE)', this.redis[n].namespace));
+    this.hosts = ha.instances.map((i, n) => announcedNameOf(i).replace('$(POD_NAMESPACE)', this.redis[n].namespace));
     this.sentinels = ha.sentinels.deployments.map((d) => cluster.podsOf(d.name)[0]);
     this.proxies = cluster.podsOf(ha.proxy.deployment.name);
     this.masterName = ha.masterName;
@@ -167,7 +168,7 @@ export class HaEnv {
         try {
           const r = await this.role(p);
           return `${this.num(p)}:${r.role}${r.role === 'slave' ? `(of ${r.masterHost}, link ${r.linkUp ? 'up' : 'down'})` : ''}`;
-        } catch (e) {
+        } catch {
           return `${this.num(p)}:down`;
         }
       }),

@@ -49,7 +49,7 @@ describe('RedisHa with TLS (short timings)', () => {
         } finally {
           c.close();
         }
-      } catch (e) {
+      } catch {
         return 'refused';
       }
     };

@@ -31,7 +31,7 @@ interface Watch {
  * the request; an answer slower than 2 s (a loaded machine) leaves its state as it was.
  */
 function watchPods(env: HaEnv): Watch {
-  const w: Watch = { maxRedisDown: 0, maxSentinelsDown: 0, stop: async () => undefined };
+  const w: Watch = { maxRedisDown: 0, maxSentinelsDown: 0, stop: () => Promise.resolve() };
   const pods = [...env.redis, ...env.sentinels];
   const up = new Map<Pod, boolean>(pods.map((p) => [p, true]));
   const serves = async (p: Pod): Promise<boolean | undefined> => {
@@ -75,8 +75,8 @@ describe('upgrades: one instance at a time, the master last', () => {
     const durable = new Writer(() => env.connectProxy(), { mode: 'wait', prefix: `${label}:wait`, waitMs: 1000 }).start();
     const watch = watchPods(env);
     let replaced: Array<{ pod: Pod; stoppedAt: number; startedAt: number }> = [];
-    let from = 0;
-    let to = 0;
+    let from: number;
+    let to: number;
     try {
       await waitUntil(() => plain.acked.length > 100 && durable.waitAcked.length > 30, 15_000, 'writers warmed up');
       from = Date.now();

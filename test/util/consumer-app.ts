@@ -4,19 +4,22 @@
  * temp directory. Dependencies are linked from this repository's node_modules: no registry.
  */
 import { spawnSync } from 'child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'fs';
 import { dirname, join } from 'path';
 import { tempDir } from './temp';
 
 export const ROOT = join(__dirname, '..', '..');
 const NODE_MODULES = join(ROOT, 'node_modules');
 const TSC = join(NODE_MODULES, 'typescript', 'bin', 'tsc');
+const JSII = join(NODE_MODULES, 'jsii', 'bin', 'jsii');
+/** jsii's tools run on this machine's Node 20 (past their support window) without a banner on every run. */
+export const JSII_ENV = { JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION: '20' };
 
 /** Runs a command to completion (bounded), failing with its output. */
 export function run(argv: string[], cwd: string, timeoutMs = 120_000): string {
   // npm keeps its cache and logs in the temp dir, and asks no registry about updates.
   const npm = { npm_config_cache: tempDir('npm-cache'), npm_config_logs_max: '0', npm_config_update_notifier: 'false', npm_config_audit: 'false' };
-  const r = spawnSync(argv[0], argv.slice(1), { cwd, encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, ...npm, NO_COLOR: '1' } });
+  const r = spawnSync(argv[0], argv.slice(1), { cwd, encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, ...npm, ...JSII_ENV, NO_COLOR: '1' } });
   if (r.status !== 0) throw new Error(`${argv.join(' ')} (in ${cwd}): ${r.error ?? `exit ${r.status}`}\n${r.stdout}${r.stderr}`);
   return r.stdout;
 }
@@ -37,13 +40,24 @@ export interface PackedPackage {
   readonly manifest: any;
 }
 
-/** Builds src into a staging copy of the package and packs it as `npm publish` would. */
-export function packPackage(): PackedPackage {
+/**
+ * A staging copy of the package built by jsii as `npm run build` builds it: `lib/` and the `.jsii`
+ * assembly the other languages' packages are generated from. Its node_modules is this repository's.
+ */
+export function jsiiBuild(): string {
   const stage = tempDir('pkg-stage');
-  for (const f of ['package.json', 'README.md', 'LICENSE']) {
+  for (const f of ['package.json', 'README.md', 'LICENSE', 'tsconfig.json']) {
     if (existsSync(join(ROOT, f))) copyFileSync(join(ROOT, f), join(stage, f));
   }
-  run([process.execPath, TSC, '-p', join(ROOT, 'tsconfig.json'), '--outDir', join(stage, 'lib')], ROOT);
+  cpSync(join(ROOT, 'src'), join(stage, 'src'), { recursive: true });
+  symlinkSync(NODE_MODULES, join(stage, 'node_modules'), 'dir');
+  run([process.execPath, JSII, '--fail-on-warnings'], stage);
+  return stage;
+}
+
+/** Builds src into a staging copy of the package and packs it as `npm publish` would. */
+export function packPackage(): PackedPackage {
+  const stage = jsiiBuild();
   const out = tempDir('pkg');
   const [packed] = JSON.parse(run(['npm', 'pack', '--json', '--ignore-scripts', '--pack-destination', out], stage));
   return {

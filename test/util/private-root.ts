@@ -65,7 +65,7 @@ export function privateRootSteps(o: PrivateRootOptions): string[] {
     for (const t of binds.keys()) if (below(p, t) !== undefined && (best === undefined || t.length > best.length)) best = t;
     if (best === undefined) return undefined;
     const rest = below(p, best) as string;
-    return rest ? path.join(binds.get(best) as string, rest) : (binds.get(best) as string);
+    return rest ? path.join(binds.get(best) as string, rest) : binds.get(best);
   };
   const exists = (p: string): boolean => {
     if (made.has(p) && !binds.has(p)) return true;

@@ -25,3 +25,24 @@ export function named(objects: any[], name: string): any {
   if (!found) throw new Error(`no object named ${name}`);
   return found;
 }
+
+/** A Deployment's pod labels. */
+export function podLabels(deployment: any): Record<string, string> {
+  return deployment.spec.template.metadata.labels ?? {};
+}
+
+/** The `app.kubernetes.io/component` of a Deployment's pods: redis, sentinel or proxy. */
+export function component(deployment: any): string {
+  return podLabels(deployment)['app.kubernetes.io/component'];
+}
+
+/** Whether a label selector (`matchLabels`) selects an object with these labels. */
+export function matches(selector: Record<string, string>, labels: Record<string, string> = {}): boolean {
+  return Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
+
+/** A Deployment's container of this name, or its first. */
+export function containerOf(deployment: any, name?: string): any {
+  const containers: any[] = deployment.spec.template.spec.containers;
+  return (name === undefined ? undefined : containers.find((c) => c.name === name)) ?? containers[0];
+}

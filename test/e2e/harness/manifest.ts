@@ -1,7 +1,6 @@
 /** Loose typing and helpers for the subset of Kubernetes manifests the harness understands. */
 
 // Manifests are plain JSON from cdk8s synth; they are deliberately typed loosely.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type K8sObject = Record<string, any>;
 
 export interface Secrets {

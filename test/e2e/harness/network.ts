@@ -171,18 +171,6 @@ function inNetns(nsPath: string | undefined, script: string): Promise<string> {
 
 /** A `sleep` alone in a new network namespace, which lives as long as it (or a process that joined it). */
 export class NetnsHolder {
-  private exited = false;
-  private readonly exit: Promise<void>;
-
-  private constructor(
-    readonly label: string,
-    child: ChildProcess,
-    readonly pid: number,
-  ) {
-    this.exit = new Promise((resolve) => child.once('exit', () => resolve()));
-    void this.exit.then(() => (this.exited = true));
-  }
-
   /** Starts a holder and waits (bounded) until it is in its new namespace. */
   static async start(label: string): Promise<NetnsHolder> {
     const before = netnsOf('self');
@@ -206,6 +194,18 @@ export class NetnsHolder {
       }
       await sleep(HOLDER_START_POLL_MS);
     }
+  }
+
+  private exited = false;
+  private readonly exit: Promise<void>;
+
+  private constructor(
+    readonly label: string,
+    child: ChildProcess,
+    readonly pid: number,
+  ) {
+    this.exit = new Promise((resolve) => child.once('exit', () => resolve()));
+    void this.exit.then(() => (this.exited = true));
   }
 
   /** The namespace, for `nsenter --net=`. */
@@ -514,7 +514,7 @@ export class PodNetwork {
   async teardown(): Promise<void> {
     this.down = true;
     await this.inflight;
-    await Promise.all([this.bridge, ...this.holders.values()].map((h) => h?.kill()));
+    await Promise.all([this.bridge, ...this.holders.values()].filter((h): h is NetnsHolder => h !== undefined).map((h) => h.kill()));
     if (!this.clientWired) return;
     const p = this.plan;
     // The veth went with the bridge's namespace, unless that is still being torn down.

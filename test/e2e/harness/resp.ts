@@ -42,7 +42,8 @@ export interface ConnectOptions {
   tls?: { ca: string; cert?: string; key?: string };
 }
 
-class Incomplete {}
+/** Thrown (one shared instance) when the buffer holds only part of a value. */
+class Incomplete extends Error {}
 const INCOMPLETE = new Incomplete();
 
 /** Parses one RESP value at `pos`; returns [value, nextPos] or throws INCOMPLETE. */
@@ -138,7 +139,7 @@ export class RedisClient {
         const authArgs = opts.username ? ['AUTH', opts.username, opts.password] : ['AUTH', opts.password];
         client.command(...authArgs).then(
           () => resolve(client),
-          (e) => {
+          (e: Error) => {
             client.close();
             reject(e);
           },

@@ -60,7 +60,7 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
         clearTimeout(timer);
         resolve(v);
       },
-      (e) => {
+      (e: Error) => {
         clearTimeout(timer);
         reject(e);
       },

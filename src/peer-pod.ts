@@ -1,0 +1,57 @@
+/**
+ * The pod the chart runs for each Redis instance and each sentinel, assembled in one place: its
+ * own Service that peers reach whatever its readiness, its claim, the component's ConfigMap
+ * mounted beside the data, TLS files, and the recommended labels on every object.
+ */
+import { Construct } from 'constructs';
+import { serviceDnsNameDots } from './cluster-dns';
+import { labelObjects } from './labels';
+import { Persistence } from './persistence';
+import { WorkloadSpec, kplus, lookUpAsGivenFirst, mountConfigAndData, peerService, rollOnConfigChange, secureDeployment } from './plus';
+import { RedisTls } from './tls';
+
+/** What differs between a Redis pod and a sentinel pod. */
+export interface PeerPodSpec {
+  /** The port of the pod's own Service. */
+  readonly port: { readonly name: string; readonly port: number };
+  readonly persistence: Persistence;
+  /** The component's ConfigMap; made after the Service and the claim, as the objects are written. */
+  readonly config: () => kplus.ConfigMap;
+  /** Where the ConfigMap and the claim are mounted. */
+  readonly paths: { readonly config: string; readonly data: string };
+  /** The domain of the names the pod looks up (its peers' announced names). */
+  readonly clusterDomain: string;
+  /** The Deployment, given the name of the pod's Service. */
+  readonly workload: (serviceName: string) => WorkloadSpec;
+  /** Mounts the component's own volumes, before the TLS files. */
+  readonly volumes?: (container: kplus.Container) => void;
+  readonly tls?: RedisTls;
+}
+
+/** The objects of a peer pod. */
+export interface PeerPod {
+  readonly service: kplus.Service;
+  readonly claim: kplus.PersistentVolumeClaim;
+  readonly deployment: kplus.Deployment;
+  readonly container: kplus.Container;
+  /** The TLS volume, when TLS is on, for the pod's other containers. */
+  readonly tlsVolume?: kplus.Volume;
+}
+
+/** Builds a peer pod under `scope`, whose children keep the ids `Service`, `Data`, `Deployment`. */
+export function peerPod(scope: Construct, spec: PeerPodSpec): PeerPod {
+  const service = peerService(scope, 'Service', spec.port);
+  const claim = spec.persistence._bind(scope);
+  const config = spec.config();
+  const workload = spec.workload(service.name);
+  const deployment = secureDeployment(scope, 'Deployment', workload);
+  lookUpAsGivenFirst(deployment, serviceDnsNameDots(spec.clusterDomain));
+  const container = deployment.containers[0];
+  service.select(deployment);
+  mountConfigAndData(scope, container, config, claim, spec.paths);
+  rollOnConfigChange(deployment, config);
+  spec.volumes?.(container);
+  const tlsVolume = spec.tls?._mount(scope, container, false);
+  labelObjects(scope, workload.labels);
+  return { service, claim, deployment, container, tlsVolume };
+}
