@@ -7,7 +7,8 @@
  */
 import { RedisEngine } from '../src';
 import { HaEnv } from '../test/e2e/redis-ha-env';
-import { K8sObject, Writer, waitUntil } from '../test/e2e/harness';
+import { K8sObject } from '../test/e2e/harness';
+import { rolloutUnderWrites } from '../test/e2e/upgrade-scenario';
 
 /** Another tag of the default release: the harness runs the same build of its line for both. */
 const NEXT_ENGINE = RedisEngine.valkey({ image: `${RedisEngine.DEFAULT_VALKEY_IMAGE}-trixie` });
@@ -40,41 +41,19 @@ async function run(subnet: number, name: string, patch: ((m: K8sObject[]) => voi
   const env = await HaEnv.create({ subnet, name, network: 'netns', editManifests: patch });
   try {
     await env.settle(60_000, { proxy: true });
-    const plain = new Writer(() => env.connectProxy(), { mode: 'set', prefix: `${name}:plain` }).start();
-    const durable = new Writer(() => env.connectProxy(), { mode: 'wait', prefix: `${name}:wait`, waitMs: 1000 }).start();
-    let from = 0;
-    let to = 0;
-    try {
-      await waitUntil(() => plain.acked.length > 100 && durable.waitAcked.length > 30, 15_000, 'writers warmed up');
-      const next = HaEnv.synth({ engine: NEXT_ENGINE }).manifests;
-      patch?.(next);
-      from = Date.now();
-      await env.cluster.rollout(next);
-      const doneAt = Date.now();
-      await waitUntil(() => plain.firstAckAfter(doneAt) !== undefined, 60_000, 'writes after the rollout');
-      to = Date.now();
-    } finally {
-      await plain.stop();
-      await durable.stop();
-    }
-    const master = await env.settle(60_000, { proxy: true });
-    const c = await env.connectPod(master);
-    try {
-      const vp = await plain.verify(c);
-      const vd = await durable.verify(c);
-      const r: UpgradeRun = {
-        pauseMs: plain.maxAckPause(from, to),
-        rolloutMs: to - from,
-        acked: vp.checked,
-        lost: vp.missing.length,
-        waitAcked: durable.waitAcked.length,
-        waitLost: vd.missingWaitAcked.length,
-      };
-      log(`upgrade ${name}: ${JSON.stringify(r)}`);
-      return r;
-    } finally {
-      c.close();
-    }
+    const next = HaEnv.synth({ engine: NEXT_ENGINE }).manifests;
+    patch?.(next);
+    const { from, to, plain, durable, plainResult, durableResult } = await rolloutUnderWrites(env, name, next, { resumeTimeoutMs: 60_000 });
+    const r: UpgradeRun = {
+      pauseMs: plain.maxAckPause(from, to),
+      rolloutMs: to - from,
+      acked: plainResult.checked,
+      lost: plainResult.missing.length,
+      waitAcked: durable.waitAcked.length,
+      waitLost: durableResult.missingWaitAcked.length,
+    };
+    log(`upgrade ${name}: ${JSON.stringify(r)}`);
+    return r;
   } finally {
     await env.shutdown();
   }

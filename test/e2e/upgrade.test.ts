@@ -7,7 +7,8 @@
 import { Duration } from 'cdk8s';
 import { RedisEngine, RedisHaProps } from '../../src';
 import { HaEnv } from './redis-ha-env';
-import { Pod, Writer, errText, sleep, waitUntil } from './harness';
+import { Pod, errText, sleep } from './harness';
+import { rolloutUnderWrites } from './upgrade-scenario';
 
 jest.setTimeout(300_000);
 
@@ -71,29 +72,9 @@ describe('upgrades: one instance at a time, the master last', () => {
 
   async function upgrade(label: string, next: RedisHaProps): Promise<void> {
     const master = await env.settle(60_000, { proxy: true });
-    const plain = new Writer(() => env.connectProxy(), { mode: 'set', prefix: `${label}:plain` }).start();
-    const durable = new Writer(() => env.connectProxy(), { mode: 'wait', prefix: `${label}:wait`, waitMs: 1000 }).start();
     const watch = watchPods(env);
-    let replaced: Array<{ pod: Pod; stoppedAt: number; startedAt: number }> = [];
-    let from: number;
-    let to: number;
-    try {
-      await waitUntil(() => plain.acked.length > 100 && durable.waitAcked.length > 30, 15_000, 'writers warmed up');
-      from = Date.now();
-      replaced = await env.cluster.rollout(HaEnv.synth(next).manifests);
-      const doneAt = Date.now();
-      await waitUntil(() => plain.firstAckAfter(doneAt) !== undefined, 30_000, 'writes after the rollout');
-      to = Date.now();
-    } finally {
-      await watch.stop();
-      await plain.stop();
-      await durable.stop();
-    }
-    const after = await env.settle(60_000, { proxy: true });
-    const c = await env.connectPod(after);
-    const vp = await plain.verify(c).finally(() => c.close());
-    const c2 = await env.connectPod(after);
-    const vd = await durable.verify(c2).finally(() => c2.close());
+    const { replaced, from, to, after, plain, durable, plainResult: vp, durableResult: vd } =
+      await rolloutUnderWrites(env, label, HaEnv.synth(next).manifests, { resumeTimeoutMs: 30_000, onResumed: () => watch.stop() });
     const others = env.redis.filter((p) => p !== master);
     console.log(`[e2e] upgrade ${label}: replaced ${replaced.length} pods in ${to - from} ms; master redis${env.num(master)} -> redis${env.num(after)}; ` +
       `longest write pause ${plain.maxAckPause(from, to)} ms; most down at once: redis ${watch.maxRedisDown}, sentinels ${watch.maxSentinelsDown}; ` +
