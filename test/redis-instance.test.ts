@@ -1,5 +1,6 @@
 import { Chart, Duration, Size, Testing } from 'cdk8s';
 import { Persistence, RedisAuth, RedisInstance } from '../src';
+import { renderRedisPreStop } from '../src/redis-config';
 import { envOf, ofKind } from './util/synth';
 
 function synth(build: (chart: any) => void) {
@@ -172,7 +173,7 @@ describe('RedisInstance failoverOnShutdown', () => {
     expect(container.lifecycle.preStop.exec.command).toEqual(['sh', '/opt/redis-ha/prestop.sh']);
     expect(deployment.spec.template.spec.terminationGracePeriodSeconds).toBe(40);
     expect(envOf(deployment).PRESTOP_WAIT_SECONDS).toBe('30');
-    expect(ofKind(objects, 'ConfigMap')[0].data['prestop.sh']).toContain('SENTINEL FAILOVER');
+    expect(ofKind(objects, 'ConfigMap')[0].data['prestop.sh']).toBe(renderRedisPreStop()); // its behaviour: redis-config.test.ts
   });
   test('can be turned off', () => {
     const [deployment] = ofKind(synth((c) => new RedisInstance(c, 'Redis', { failoverOnShutdown: false })), 'Deployment');

@@ -1,11 +1,10 @@
-import { spawn } from 'child_process';
 import { writeFileSync } from 'fs';
 import { join } from 'path';
 import { renderRolloutFns } from '../src/rollout-script';
 import { SCRIPT_HEADER, logFn } from '../src/shell';
 import { RealProcess } from './util/process';
 import { redisCli } from './util/redis-cli';
-import { lintScript } from './util/shell';
+import { ScriptRun, lintScript, startScript } from './util/shell';
 import { tempDir } from './util/temp';
 
 // The queue functions, run by sh against a real redis-server and a real redis-sentinel on loopback.
@@ -16,36 +15,11 @@ const FNS = `${logFn('test')}\n${renderRolloutFns()}\n`;
 
 const cli = (port: number, ...args: string[]) => redisCli(HOST, port, args);
 
-interface Run {
-  readonly done: Promise<{ code: number | null; out: string }>;
-  /** Ends the script and every process it left (its place holders with it). */
-  stop(): void;
-}
-
-/** Starts `script` after the functions, as pod `me`, in its own process group. */
-function start(me: string, script: string, timeoutMs = 20_000): Run {
-  const child = spawn('sh', ['-c', `set -euf\n${FNS}${script}`], {
-    env: { ...process.env, SENTINEL_HOSTS: HOST, SENTINEL_PORT: String(SENTINEL_PORT), MASTER_NAME: 'mm', ANNOUNCE_HOST: me, REDIS_PORT: String(REDIS_PORT) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  const stop = () => {
-    try {
-      process.kill(-(child.pid as number), 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  };
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  const timer = setTimeout(stop, timeoutMs);
-  const done = new Promise<{ code: number | null; out: string }>((resolve) => child.on('close', (code) => {
-    clearTimeout(timer);
-    stop(); // the place holders it left running
-    resolve({ code, out });
-  }));
-  return { done, stop };
+/** Starts `script` after the functions, as pod `me`. */
+function start(me: string, script: string, timeoutMs = 20_000): ScriptRun {
+  return startScript(`set -euf\n${FNS}${script}`, {
+    SENTINEL_HOSTS: HOST, SENTINEL_PORT: String(SENTINEL_PORT), MASTER_NAME: 'mm', ANNOUNCE_HOST: me, REDIS_PORT: String(REDIS_PORT),
+  }, timeoutMs);
 }
 
 /** Runs `script` to its end (its place holders end with it). */

@@ -12,13 +12,16 @@ import { tempDir } from './temp';
 const running: RealProcess[] = [];
 
 export class RealProcess {
-  /** Starts `argv` as root in a private root with these mounts; killed after each test. */
-  static start(argv: string[], mounts: RootMount[] = []): RealProcess {
+  /**
+   * Starts `argv` as root in a private root with these mounts (and this environment, default the
+   * test's); killed after each test. Its PID is `argv`'s own, and stays that of whatever it execs.
+   */
+  static start(argv: string[], mounts: RootMount[] = [], env?: NodeJS.ProcessEnv): RealProcess {
     const dir = tempDir('proc');
     const log = join(dir, 'output.log');
     const fd = openSync(log, 'a');
     try {
-      const child = spawnInPrivateRoot({ root: tempDir('root'), mounts }, argv, { stdio: ['ignore', fd, fd] });
+      const child = spawnInPrivateRoot({ root: tempDir('root'), mounts }, argv, { stdio: ['ignore', fd, fd], env: env ?? process.env });
       const p = new RealProcess(argv, child, log);
       running.push(p);
       return p;
@@ -42,15 +45,32 @@ export class RealProcess {
     }));
   }
 
+  get pid(): number {
+    return this.child.pid as number;
+  }
+
+  /** The whole output so far. */
+  output(): string {
+    try {
+      return readFileSync(this.logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  /** Waits at most `ms` for the process to exit and returns its exit code; fails if it still runs. */
+  async exitCode(ms: number): Promise<number | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+    await Promise.race([this.exited, timeout]);
+    clearTimeout(timer);
+    if (!this.exit) throw new Error(`still running after ${ms} ms: ${this.report()}`);
+    return this.exit.code;
+  }
+
   /** The last lines of the process's output. */
   tail(lines = 20): string {
-    let text = '';
-    try {
-      text = readFileSync(this.logFile, 'utf8');
-    } catch {
-      /* nothing written yet */
-    }
-    return text.split('\n').slice(-lines - 1).join('\n');
+    return this.output().split('\n').slice(-lines - 1).join('\n');
   }
 
   /** One paragraph for a failure message: state and the last lines of output. */

@@ -1,4 +1,4 @@
-import { SpawnSyncReturns, spawnSync } from 'child_process';
+import { SpawnSyncReturns, spawn, spawnSync } from 'child_process';
 import { writeFileSync } from 'fs';
 import { tempDir } from './temp';
 import { join } from 'path';
@@ -31,4 +31,37 @@ export function withLoopbackDns(argv: string[], env: NodeJS.ProcessEnv): SpawnSy
   const resolv = tempFile('resolv.conf', 'nameserver 127.255.255.254\noptions timeout:1 attempts:1\n');
   return spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c',
     'mount --bind "$0" /etc/resolv.conf && exec "$@"', resolv, ...argv], { encoding: 'utf8', env, timeout: 15_000 });
+}
+
+/** A shell script started by {@link startScript}. */
+export interface ScriptRun {
+  /** Its exit code and output (stdout and stderr), once it and everything it started are gone. */
+  readonly done: Promise<{ code: number | null; out: string }>;
+  /** Ends the script and every process it left (a preStop's background clients with it). */
+  stop(): void;
+}
+
+/**
+ * Runs `sh -c script` with exactly this environment (plus PATH), in its own process group, killed
+ * with that group after `timeoutMs`. When it ends, whatever it left in the background is killed too.
+ */
+export function startScript(script: string, env: NodeJS.ProcessEnv, timeoutMs = 20_000): ScriptRun {
+  const child = spawn('sh', ['-c', script], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const stop = () => {
+    try {
+      process.kill(-(child.pid as number), 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  };
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const timer = setTimeout(stop, timeoutMs);
+  const done = new Promise<{ code: number | null; out: string }>((resolve) => child.on('close', (code) => {
+    clearTimeout(timer);
+    stop();
+    resolve({ code, out });
+  }));
+  return { done, stop };
 }
