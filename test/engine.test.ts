@@ -1,15 +1,6 @@
 import { Testing } from 'cdk8s';
 import { EngineKind, ProxyEngine, RedisEngine, RedisHa, RedisInstance, SentinelCluster, SentinelProxy } from '../src';
-
-/** The main container of the first Deployment whose name contains `part`. */
-function container(manifest: any[], part: string): any {
-  const d = manifest.find((o) => o.kind === 'Deployment' && o.metadata.name.includes(part));
-  return d.spec.template.spec.containers[0];
-}
-
-function envOf(c: any): Record<string, string> {
-  return Object.fromEntries((c.env ?? []).filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value]));
-}
+import { containerEnv, mainContainer } from './util/synth';
 
 describe('RedisEngine', () => {
   test('each engine names its own binaries and default image', () => {
@@ -24,13 +15,13 @@ describe('RedisEngine', () => {
     const chart = Testing.chart();
     new RedisHa(chart, 'ha');
     const manifest = Testing.synth(chart);
-    const redis = container(manifest, 'redis1');
+    const redis = mainContainer(manifest, 'redis1');
     expect(redis.image).toBe('valkey/valkey:9.1.4');
-    expect(envOf(redis)).toMatchObject({ SERVER_BIN: 'valkey-server', CLI_BIN: 'valkey-cli' });
-    const sentinel = container(manifest, 'sentinel1');
+    expect(containerEnv(redis)).toMatchObject({ SERVER_BIN: 'valkey-server', CLI_BIN: 'valkey-cli' });
+    const sentinel = mainContainer(manifest, 'sentinel1');
     expect(sentinel.image).toBe('valkey/valkey:9.1.4');
-    expect(envOf(sentinel)).toMatchObject({ SERVER_BIN: 'valkey-server', CLI_BIN: 'valkey-cli' });
-    expect(container(manifest, 'proxy').image).toBe('haproxy:3.0.27');
+    expect(containerEnv(sentinel)).toMatchObject({ SERVER_BIN: 'valkey-server', CLI_BIN: 'valkey-cli' });
+    expect(mainContainer(manifest, 'proxy').image).toBe('haproxy:3.0.27');
   });
 
   test('engine on RedisHa reaches Redis and sentinel pods; proxy.engine the proxy', () => {
@@ -41,26 +32,26 @@ describe('RedisEngine', () => {
     });
     const manifest = Testing.synth(chart);
     for (const part of ['redis1', 'redis3', 'sentinel2']) {
-      const c = container(manifest, part);
+      const c = mainContainer(manifest, part);
       expect(c.image).toBe('registry.example/redis:8.0.6');
-      expect(envOf(c)).toMatchObject({ SERVER_BIN: 'redis-server', CLI_BIN: 'redis-cli' });
+      expect(containerEnv(c)).toMatchObject({ SERVER_BIN: 'redis-server', CLI_BIN: 'redis-cli' });
     }
-    expect(container(manifest, 'proxy').image).toBe('haproxy:3.2.26');
+    expect(mainContainer(manifest, 'proxy').image).toBe('haproxy:3.2.26');
   });
 
   test('a digest-pinned image takes its version from the engine options', () => {
     const chart = Testing.chart();
     const image = `valkey/valkey@sha256:${'a'.repeat(64)}`;
     new RedisHa(chart, 'ha', { engine: RedisEngine.valkey({ image, version: '9.1.4' }) });
-    expect(container(Testing.synth(chart), 'redis2').image).toBe(image);
+    expect(mainContainer(Testing.synth(chart), 'redis2').image).toBe(image);
   });
 
   test('the deprecated image props still mean a Redis image', () => {
     const chart = Testing.chart();
     new RedisHa(chart, 'ha', { redis: { image: 'redis:7.2.5' }, sentinel: { image: 'redis:7.2.5' } });
     const manifest = Testing.synth(chart);
-    expect(envOf(container(manifest, 'redis1'))).toMatchObject({ SERVER_BIN: 'redis-server', CLI_BIN: 'redis-cli' });
-    expect(container(manifest, 'sentinel1').image).toBe('redis:7.2.5');
+    expect(containerEnv(mainContainer(manifest, 'redis1'))).toMatchObject({ SERVER_BIN: 'redis-server', CLI_BIN: 'redis-cli' });
+    expect(mainContainer(manifest, 'sentinel1').image).toBe('redis:7.2.5');
   });
 
   test('sentinels follow the instances\' engine unless given one of the same kind', () => {

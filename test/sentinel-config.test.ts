@@ -1,8 +1,10 @@
-import { writeFileSync } from 'fs';
+import { spawnSync } from 'child_process';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'fs';
 import { join } from 'path';
-import { SENTINEL_PATHS, renderSentinelConf, renderSentinelEntrypoint, renderSentinelProbe, sentinelId } from '../src/sentinel-config';
+import { SENTINEL_PATHS, SentinelProbeMode, renderSentinelConf, renderSentinelEntrypoint, renderSentinelProbe, sentinelId } from '../src/sentinel-config';
 import { spawnInPrivateRoot } from './util/private-root';
-import { lintScript } from './util/shell';
+import { startSentinel } from './util/servers';
+import { lintScript, tempFile } from './util/shell';
 import { tempDir } from './util/temp';
 
 const values = { port: 26379, masterName: 'mymaster', downAfterMilliseconds: 5000, failoverTimeoutMilliseconds: 15000, parallelSyncs: 1 };
@@ -114,10 +116,12 @@ describe('renderSentinelEntrypoint', () => {
     expect(conf).toContain('sentinel known-sentinel mymaster sentinel-2 26379 abc\n');
   });
 
-  test('replaces the file atomically, private to the sentinel, without chmod or sed -i', () => {
-    expect(script).toContain('umask 077');
-    expect(script).toContain('mv "$conf.tmp" "$conf"');
-    expect(script).not.toMatch(/chmod|sed -i|eval/);
+  test('replaces the file whole, readable by the sentinel alone', async () => {
+    const data = tempDir('sentinel-data');
+    await runSentinelEntrypoint(redisHosts, learned, data);
+    expect(readdirSync(data)).toEqual(['sentinel.conf']);
+    expect(statSync(join(data, 'sentinel.conf')).mode & 0o077).toBe(0);
+    expect(readFileSync(join(data, 'sentinel.conf'), 'utf8')).toContain(`sentinel myid ${'a'.repeat(40)}\n`);
   });
 });
 
@@ -126,22 +130,47 @@ describe('renderSentinelProbe', () => {
   test('passes sh -n and shellcheck', () => {
     expect(lintScript(script)).toBe('');
   });
-  test('readiness refuses a loopback master', () => {
-    expect(script).toContain('127.*|localhost|::1)');
+
+  // Real sentinels on 127.0.80.0/24, probed as kubelet would. A master a sentinel names by a loopback
+  // address means it never learned the real one (the chart's names resolve to pod IPs): not ready.
+  const probe = (port: number, mode: SentinelProbeMode) => {
+    const file = join(tempDir('probe'), 'probe.sh');
+    writeFileSync(file, script);
+    const env = { PATH: process.env.PATH, BIND_ADDRESS: '127.0.80.1', SENTINEL_PORT: String(port), MASTER_NAME: 'mymaster' };
+    const r = spawnSync('sh', [file, mode], { encoding: 'utf8', timeout: 15_000, env });
+    return { code: r.status, err: r.stderr.trim() };
+  };
+  const hosts = tempFile('hosts', '127.0.0.1 localhost\n127.0.80.2 redis-0.cache.svc.cluster.local\n');
+  const sentinel = (port: number, masterName: string, masterHost: string) => startSentinel({
+    host: '127.0.80.1', port, masterName, masterHost, masterPort: 16520, mounts: [{ source: hosts, target: '/etc/hosts', readOnly: true }],
   });
+
+  test('readiness: ready while it names a master by name; not while it names a loopback address or none', async () => {
+    await sentinel(26521, 'mymaster', 'redis-0.cache.svc.cluster.local');
+    expect(probe(26521, SentinelProbeMode.READINESS)).toEqual({ code: 0, err: '' });
+    await sentinel(26522, 'mymaster', '127.0.80.2');
+    expect(probe(26522, SentinelProbeMode.READINESS)).toEqual({ code: 1, err: 'not ready: master is 127.0.80.2' });
+    await sentinel(26523, 'other', 'redis-0.cache.svc.cluster.local');
+    expect(probe(26523, SentinelProbeMode.READINESS)).toEqual({ code: 1, err: 'not ready: no master known' });
+  }, 30_000);
+
+  test('liveness: alive while the sentinel answers, whatever it monitors', async () => {
+    await sentinel(26524, 'other', '127.0.80.2');
+    expect(probe(26524, SentinelProbeMode.LIVENESS).code).toBe(0);
+    expect(probe(26525, SentinelProbeMode.LIVENESS).code).toBe(1); // nothing listens
+  }, 30_000);
 });
 
 /**
  * Runs the rendered entrypoint for real in a private root (its ConfigMap at /opt/redis-ha, a volume
  * at /data holding `previous` as sentinel.conf) with a `redis-server` that prints the config it is given.
  */
-async function runSentinelEntrypoint(env: Record<string, string>, previous: string): Promise<string> {
+async function runSentinelEntrypoint(env: Record<string, string>, previous: string, data = tempDir('sentinel-data')): Promise<string> {
   const config = tempDir('sentinel-config');
   const { global, master } = renderSentinelConf({ port: 26379, masterName: 'mymaster', downAfterMilliseconds: 5000, failoverTimeoutMilliseconds: 15000, parallelSyncs: 1 });
   writeFileSync(join(config, 'sentinel-global.conf'), global);
   writeFileSync(join(config, 'sentinel-master.conf'), master);
   writeFileSync(join(config, 'entrypoint.sh'), renderSentinelEntrypoint());
-  const data = tempDir('sentinel-data');
   writeFileSync(join(data, 'sentinel.conf'), previous);
   const bin = tempDir('sentinel-bin');
   writeFileSync(join(bin, 'redis-server'), '#!/bin/sh\ncat "$1"\n', { mode: 0o755 });

@@ -13,10 +13,22 @@ export function ofKind(objects: any[], kind: string): any[] {
   return objects.filter((o) => o.kind === kind);
 }
 
-/** The env of a Deployment's first container as a name -> value map (valueFrom as the object). */
-export function envOf(deployment: any): Record<string, any> {
-  const env: any[] = deployment.spec.template.spec.containers[0].env ?? [];
+/** A container's env as a name -> value map (valueFrom as the object). */
+export function containerEnv(container: any): Record<string, any> {
+  const env: any[] = container.env ?? [];
   return Object.fromEntries(env.map((e) => [e.name, e.value ?? e.valueFrom]));
+}
+
+/** The env of a Deployment's first container (see {@link containerEnv}). */
+export function envOf(deployment: any): Record<string, any> {
+  return containerEnv(deployment.spec.template.spec.containers[0]);
+}
+
+/** The first container of the first Deployment whose name contains `part`. */
+export function mainContainer(objects: any[], part: string): any {
+  const d = objects.find((o) => o.kind === 'Deployment' && o.metadata.name.includes(part));
+  if (!d) throw new Error(`no Deployment named like ${part}`);
+  return d.spec.template.spec.containers[0];
 }
 
 /** The object with this metadata.name. */
