@@ -4,11 +4,24 @@
  * mounted beside the data, TLS files, and the recommended labels on every object.
  */
 import { Construct } from 'constructs';
-import { serviceDnsNameDots } from './cluster-dns';
+import { POD_NAMESPACE_ENV, serviceDnsNameDots } from './cluster-dns';
+import { RedisEngine } from './engine';
 import { labelObjects } from './labels';
 import { Persistence } from './persistence';
-import { WorkloadSpec, kplus, lookUpAsGivenFirst, mountConfigAndData, peerService, rollOnConfigChange, secureDeployment } from './plus';
+import { WorkloadSpec, env, envOf, kplus, lookUpAsGivenFirst, mountConfigAndData, namespaceEnv, peerService, rollOnConfigChange, secureDeployment } from './plus';
 import { RedisTls } from './tls';
+
+/** The uid and gid of the Redis and Valkey images' own user, which Redis and sentinel pods run as. */
+export const REDIS_UID = 999;
+
+/**
+ * A peer pod's main container, less what every peer pod shares: the image's uid, `entrypoint.sh`
+ * from the ConfigMap, one Recreate replica, and the leading env (namespace, bind address, binaries).
+ */
+export interface PeerWorkload extends Omit<WorkloadSpec, 'uid' | 'command' | 'replicas' | 'recreate'> {
+  /** The component's own env, after the shared leading entries. */
+  readonly env: WorkloadSpec['env'];
+}
 
 /** What differs between a Redis pod and a sentinel pod. */
 export interface PeerPodSpec {
@@ -21,8 +34,10 @@ export interface PeerPodSpec {
   readonly paths: { readonly config: string; readonly data: string };
   /** The domain of the names the pod looks up (its peers' announced names). */
   readonly clusterDomain: string;
+  /** The engine whose binaries the scripts run. */
+  readonly engine: RedisEngine;
   /** The Deployment, given the name of the pod's Service. */
-  readonly workload: (serviceName: string) => WorkloadSpec;
+  readonly workload: (serviceName: string) => PeerWorkload;
   /** Mounts the component's own volumes, before the TLS files. */
   readonly volumes?: (container: kplus.Container) => void;
   readonly tls?: RedisTls;
@@ -43,7 +58,21 @@ export function peerPod(scope: Construct, spec: PeerPodSpec): PeerPod {
   const service = peerService(scope, 'Service', spec.port);
   const claim = spec.persistence._bind(scope);
   const config = spec.config();
-  const workload = spec.workload(service.name);
+  const own = spec.workload(service.name);
+  const workload: WorkloadSpec = {
+    ...own,
+    uid: REDIS_UID,
+    command: ['sh', `${spec.paths.config}/entrypoint.sh`],
+    env: {
+      // First: the component's names refer to it when the chart has no namespace.
+      [POD_NAMESPACE_ENV]: namespaceEnv(),
+      BIND_ADDRESS: env('0.0.0.0'),
+      ...envOf(spec.engine._env()),
+      ...own.env,
+    },
+    replicas: 1,
+    recreate: true,
+  };
   const deployment = secureDeployment(scope, 'Deployment', workload);
   lookUpAsGivenFirst(deployment, serviceDnsNameDots(spec.clusterDomain));
   const container = deployment.containers[0];

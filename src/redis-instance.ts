@@ -6,14 +6,12 @@ import { PodComponent, instanceLabel, labelObjects, recommendedLabels } from './
 import { Persistence } from './persistence';
 import { ComputeResources } from './compute-resources';
 import { RedisEngine, chooseEngine } from './engine';
-import { env, envOf, kplus, namespaceEnv, resolveResources, scriptProbe, secretEnv } from './plus';
+import { env, kplus, resolveResources, scriptProbe, secretEnv } from './plus';
 import { peerPod } from './peer-pod';
-import { DEFAULT_CLUSTER_DOMAIN, NamespaceSyntax, POD_NAMESPACE_ENV, checkClusterDomain, serviceDnsName } from './cluster-dns';
+import { DEFAULT_CLUSTER_DOMAIN, NamespaceSyntax, checkClusterDomain, serviceDnsName } from './cluster-dns';
 import { CHART_OWNED_DIRECTIVES, REDIS_PATHS, RedisProbeMode, renderRedisConf, renderRedisEntrypoint, renderRedisPreStop, renderRedisProbe } from './redis-config';
 import { checkDurationMs, checkInt, checkRedisMemory, fail, userProp } from './validation';
 
-/** The `redis` user of the official image. */
-export const REDIS_UID = 999;
 /** The port every Redis instance listens on. */
 export const REDIS_PORT = 6379;
 
@@ -245,15 +243,10 @@ export class RedisInstance extends Construct implements IRedisInstance {
       }),
       paths: REDIS_PATHS,
       clusterDomain: this.clusterDomain,
+      engine: this.engine,
       workload: (serviceName) => ({
         image,
-        uid: REDIS_UID,
-        command: ['sh', `${REDIS_PATHS.config}/entrypoint.sh`],
         env: {
-          // First: the names below refer to it when the chart has no namespace.
-          [POD_NAMESPACE_ENV]: namespaceEnv(),
-          BIND_ADDRESS: env('0.0.0.0'),
-          ...envOf(this.engine._env()),
           REDIS_PORT: env(REDIS_PORT),
           ANNOUNCE_HOST: env(serviceDnsName(this, serviceName, this.clusterDomain, NamespaceSyntax.KUBERNETES)),
           MASTER_DISCOVERY_SECONDS: env(Math.ceil(discoveryMs / 1000)),
@@ -270,8 +263,6 @@ export class RedisInstance extends Construct implements IRedisInstance {
         startup: scriptProbe(probe(RedisProbeMode.LIVENESS), Duration.seconds(5), 60),
         preStop: failoverOnShutdown ? ['sh', `${REDIS_PATHS.config}/prestop.sh`] : undefined,
         terminationGracePeriod: Duration.millis(graceMs),
-        replicas: 1,
-        recreate: true,
         labels,
       }),
       volumes: (container) => container.mount(REDIS_PATHS.run, kplus.Volume.fromEmptyDir(this, 'Run', 'run', {

@@ -3,11 +3,10 @@ import { Construct } from 'constructs';
 import { RedisTls } from './tls';
 import { Persistence } from './persistence';
 import { RedisEngine } from './engine';
-import { ResolvedResources, env, envOf, kplus, namespaceEnv, scriptProbe } from './plus';
+import { ResolvedResources, env, kplus, scriptProbe } from './plus';
 import { peerPod } from './peer-pod';
-import { REDIS_UID } from './redis-instance';
 import { SENTINEL_PATHS, SentinelProbeMode, sentinelId } from './sentinel-config';
-import { NamespaceSyntax, POD_NAMESPACE_ENV, serviceDnsName } from './cluster-dns';
+import { NamespaceSyntax, serviceDnsName } from './cluster-dns';
 
 /** What the sentinels of one cluster share; built by the SentinelCluster. */
 export interface SentinelProps {
@@ -53,15 +52,10 @@ export class Sentinel extends Construct {
       config: () => props.config,
       paths: SENTINEL_PATHS,
       clusterDomain: props.clusterDomain,
+      engine: props.engine,
       workload: (serviceName) => ({
         image: props.image,
-        uid: REDIS_UID,
-        command: ['sh', `${SENTINEL_PATHS.config}/entrypoint.sh`],
         env: {
-          // First: the names below refer to it when the chart has no namespace.
-          [POD_NAMESPACE_ENV]: namespaceEnv(),
-          BIND_ADDRESS: env('0.0.0.0'),
-          ...envOf(props.engine._env()),
           SENTINEL_PORT: env(props.port),
           SENTINEL_ID: env(sentinelId(this.node.path)),
           ANNOUNCE_HOST: env(announce(serviceName)),
@@ -76,8 +70,6 @@ export class Sentinel extends Construct {
         liveness: scriptProbe(probe(SentinelProbeMode.LIVENESS), Duration.seconds(10), 3),
         preStop: ['sh', `${SENTINEL_PATHS.config}/prestop.sh`],
         terminationGracePeriod: props.terminationGracePeriod,
-        replicas: 1,
-        recreate: true,
         labels: props.labels,
       }),
       tls: props.tls,
