@@ -5,7 +5,7 @@ import { REDIS_PATHS, RedisProbeMode, quoteConfValue, renderRedisConf, renderRed
 import { RealProcess } from './util/process';
 import { redisCli } from './util/redis-cli';
 import { namedMaster, startRedis, startSentinel } from './util/servers';
-import { lintScript, startScript } from './util/shell';
+import { lintScript, startScript, tempFile } from './util/shell';
 import { tempDir } from './util/temp';
 
 const values = { port: 6379, appendOnly: true, minReplicasToWrite: 1, minReplicasMaxLagSeconds: 10 };
@@ -134,28 +134,23 @@ describe('renderRedisProbe', () => {
 
   // Real servers on a loopback address of their own (never 127.0.0.1:6379), probed as kubelet would.
   const HOST = '127.0.77.3';
+  const file = tempFile('probe.sh', script);
   const probe = (port: number, mode: RedisProbeMode): number | null => {
-    const file = join(tempDir('probe'), 'probe.sh');
-    writeFileSync(file, script);
     const env = { PATH: process.env.PATH, BIND_ADDRESS: HOST, REDIS_PORT: String(port) };
     return spawnSync('sh', [file, mode], { encoding: 'utf8', timeout: 15_000, env }).status;
   };
-  const server = (port: number, ...args: string[]) => RealProcess.start(
-    ['redis-server', '--bind', HOST, '--port', String(port), '--dir', REDIS_PATHS.data, '--save', '', ...args],
-    [{ source: tempDir('data'), target: REDIS_PATHS.data }],
-  );
   const role = (port: number) => redisCli(HOST, port, ['info', 'replication']);
 
   test('readiness: a master, and a replica only while its link to the master is up; liveness: any answer', async () => {
-    const master = server(16480);
+    const master = await startRedis(HOST, 16480);
     await master.waitUntil('the master answers', () => role(16480).includes('role:master'), 10_000);
     expect([probe(16480, RedisProbeMode.READINESS), probe(16480, RedisProbeMode.LIVENESS)]).toEqual([0, 0]);
 
-    const orphan = server(16481, '--replicaof', HOST, '16489');
+    const orphan = await startRedis(HOST, 16481, '--replicaof', HOST, '16489');
     await orphan.waitUntil('the replica answers', () => role(16481).includes('master_link_status:down'), 10_000);
     expect([probe(16481, RedisProbeMode.READINESS), probe(16481, RedisProbeMode.LIVENESS)]).toEqual([1, 0]);
 
-    const replica = server(16482, '--replicaof', HOST, '16480');
+    const replica = await startRedis(HOST, 16482, '--replicaof', HOST, '16480');
     await replica.waitUntil('the replica\'s link is up', () => role(16482).includes('master_link_status:up'), 10_000);
     expect(probe(16482, RedisProbeMode.READINESS)).toBe(0);
 

@@ -1,11 +1,8 @@
-import { writeFileSync } from 'fs';
-import { join } from 'path';
 import { renderRolloutFns } from '../src/rollout-script';
 import { SCRIPT_HEADER, logFn } from '../src/shell';
-import { RealProcess } from './util/process';
 import { redisCli } from './util/redis-cli';
+import { startRedis, startSentinel } from './util/servers';
 import { ScriptRun, lintScript, startScript } from './util/shell';
-import { tempDir } from './util/temp';
 
 // The queue functions, run by sh against a real redis-server and a real redis-sentinel on loopback.
 const HOST = '127.0.78.1';
@@ -32,11 +29,8 @@ test('the functions pass sh -n and shellcheck', () => {
 });
 
 test('a queue on the master: first come first served, a place vanishes with its holder, a wait is bounded', async () => {
-  const redis = RealProcess.start(['redis-server', '--bind', HOST, '--port', String(REDIS_PORT), '--save', '', '--appendonly', 'no']);
-  await redis.waitUntil('redis-server', () => cli(REDIS_PORT, 'PING') === 'PONG', 10_000);
-  const conf = join(tempDir('sentinel'), 'sentinel.conf');
-  writeFileSync(conf, `bind ${HOST}\nport ${SENTINEL_PORT}\nsentinel monitor mm ${HOST} ${REDIS_PORT} 1\n`);
-  const sentinel = RealProcess.start(['redis-sentinel', conf]);
+  await startRedis(HOST, REDIS_PORT);
+  const sentinel = await startSentinel({ host: HOST, port: SENTINEL_PORT, masterName: 'mm', masterHost: HOST, masterPort: REDIS_PORT });
   await sentinel.waitUntil('redis-sentinel', () => cli(SENTINEL_PORT, 'SENTINEL', 'get-master-addr-by-name', 'mm').includes(HOST), 10_000);
 
   // a-host queues first and holds its place; b-host queues behind it and cannot pass within 3 s.

@@ -2,7 +2,7 @@ import { spawnSync } from 'child_process';
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { SENTINEL_PATHS, SentinelProbeMode, renderSentinelConf, renderSentinelEntrypoint, renderSentinelProbe, sentinelId } from '../src/sentinel-config';
-import { spawnInPrivateRoot } from './util/private-root';
+import { RealProcess } from './util/process';
 import { startSentinel } from './util/servers';
 import { lintScript, tempFile } from './util/shell';
 import { tempDir } from './util/temp';
@@ -133,9 +133,8 @@ describe('renderSentinelProbe', () => {
 
   // Real sentinels on 127.0.80.0/24, probed as kubelet would. A master a sentinel names by a loopback
   // address means it never learned the real one (the chart's names resolve to pod IPs): not ready.
+  const file = tempFile('probe.sh', script);
   const probe = (port: number, mode: SentinelProbeMode) => {
-    const file = join(tempDir('probe'), 'probe.sh');
-    writeFileSync(file, script);
     const env = { PATH: process.env.PATH, BIND_ADDRESS: '127.0.80.1', SENTINEL_PORT: String(port), MASTER_NAME: 'mymaster' };
     const r = spawnSync('sh', [file, mode], { encoding: 'utf8', timeout: 15_000, env });
     return { code: r.status, err: r.stderr.trim() };
@@ -174,21 +173,12 @@ async function runSentinelEntrypoint(env: Record<string, string>, previous: stri
   writeFileSync(join(data, 'sentinel.conf'), previous);
   const bin = tempDir('sentinel-bin');
   writeFileSync(join(bin, 'redis-server'), '#!/bin/sh\ncat "$1"\n', { mode: 0o755 });
-  const child = spawnInPrivateRoot({ root: tempDir('root'), mounts: [{ source: config, target: SENTINEL_PATHS.config }, { source: data, target: SENTINEL_PATHS.data }] },
-    ['sh', `${SENTINEL_PATHS.config}/entrypoint.sh`], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        PATH: `${bin}:/usr/bin:/bin`, SENTINEL_ID: 'a'.repeat(40), ANNOUNCE_HOST: 'sentinel-1.cache.svc.cluster.local', MASTER_NAME: 'mymaster',
-        SENTINEL_QUORUM: '2', INITIAL_MASTER_HOST: 'redis-1.cache.svc.cluster.local', INITIAL_MASTER_PORT: '6379', REDIS_PORT: '6379', ...env,
-      },
+  const proc = RealProcess.start(['sh', `${SENTINEL_PATHS.config}/entrypoint.sh`],
+    [{ source: config, target: SENTINEL_PATHS.config }, { source: data, target: SENTINEL_PATHS.data }], {
+      PATH: `${bin}:/usr/bin:/bin`, SENTINEL_ID: 'a'.repeat(40), ANNOUNCE_HOST: 'sentinel-1.cache.svc.cluster.local', MASTER_NAME: 'mymaster',
+      SENTINEL_QUORUM: '2', INITIAL_MASTER_HOST: 'redis-1.cache.svc.cluster.local', INITIAL_MASTER_PORT: '6379', REDIS_PORT: '6379', ...env,
     });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const code = await new Promise<number | null>((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.on('exit', (c) => { clearTimeout(timer); resolve(c); });
-  });
-  if (code !== 0) throw new Error(`entrypoint exited ${code}:\n${out}`);
-  return out;
+  const code = await proc.exitCode(10_000);
+  if (code !== 0) throw new Error(`entrypoint exited ${code}:\n${proc.output()}`);
+  return proc.output();
 }
