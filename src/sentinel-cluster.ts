@@ -10,6 +10,7 @@ import { INSTANCE_LABEL, PodComponent, componentSelector, groupLabelsOf, labelOb
 import { IRedisInstance, RedisInstance, announcedNameOf } from './redis-instance';
 import { Sentinel, SentinelProps } from './sentinel';
 import { renderSentinelConf, renderSentinelEntrypoint, renderSentinelPreStop, renderSentinelProbe } from './sentinel-config';
+import { sentinelGuardTiming } from './sentinel-guard';
 import { checkDurationMs, checkInt, checkMasterName, fail } from './validation';
 
 /** The port every sentinel listens on. */
@@ -216,7 +217,7 @@ export class SentinelCluster extends Construct implements ISentinelCluster {
       props.resources,
     );
     const password = this.auth ? secretEnv(this, 'Password', this.auth.secretName, this.auth.key) : undefined;
-    const sentinelProps: SentinelProps = {
+    const sentinelProps: Omit<SentinelProps, 'guard'> = {
       config,
       image,
       engine: this.engine,
@@ -238,7 +239,9 @@ export class SentinelCluster extends Construct implements ISentinelCluster {
       tls: this.tls,
     };
     const sentinels: Sentinel[] = [];
-    for (let i = 1; i <= count; i++) sentinels.push(new Sentinel(this, `Sentinel${i}`, sentinelProps));
+    for (let i = 1; i <= count; i++) {
+      sentinels.push(new Sentinel(this, `Sentinel${i}`, { ...sentinelProps, guard: sentinelGuardTiming(downAfterMs, i - 1) }));
+    }
     this.sentinelHosts = sentinels.map((sentinel) => sentinel.host);
     this.deployments = sentinels.map((sentinel) => ApiObject.of(sentinel.deployment));
     // Each sentinel's preStop checks the others before it stops.

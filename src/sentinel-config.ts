@@ -1,6 +1,7 @@
 import { createHash } from 'crypto';
 import { TlsPaths, renderTlsDirectives } from './redis-config';
 import { RolloutQueue, renderRolloutFns } from './rollout-script';
+import { renderSentinelGuardFns } from './sentinel-guard';
 import { CLI_AUTH, REDIS_CLI, SERVER_BIN, CONF_QUOTE_FN, LOCAL_HOST_FN, SCRIPT_HEADER, logFn } from './shell';
 
 /** Where the pieces of a sentinel pod live inside the container. */
@@ -69,53 +70,79 @@ export function sentinelId(identity: string): string {
  */
 export function renderSentinelEntrypoint(): string {
   const p = SENTINEL_PATHS;
-  return `${SCRIPT_HEADER}# Writes sentinel.conf from the chart's templates and the learned state, then starts the sentinel.
+  return `${SCRIPT_HEADER}# Writes sentinel.conf from the chart's templates and the learned state, then runs the sentinel under its guard.
 ${logFn('sentinel-entrypoint')}
 ${CONF_QUOTE_FN}
+${LOCAL_HOST_FN}
+${CLI_AUTH}
 
 conf=${p.data}/sentinel.conf
-host="$INITIAL_MASTER_HOST"
-port="$INITIAL_MASTER_PORT"
-learned=""
-if [ -s "$conf" ]; then
-  current=$(awk -v m="$MASTER_NAME" '$1 == "sentinel" && $2 == "monitor" && $3 == m { print $4, $5; exit }' "$conf")
-  if [ -n "$current" ]; then
-    set -- $current
-    # A short Service name (announced before names were fully qualified) becomes the chart's full name.
-    host=$(printf '%s\n' $REDIS_HOSTS | awk -v h="$1" 'index($0, h ".") == 1 { print; found = 1; exit } END { if (!found) print h }')
-    port="$2"
-  fi
-  # Replicas the chart names are written below; keep only learned ones it does not name, in full or short.
-  learned=$(awk -v m="$MASTER_NAME" -v chart=" $REDIS_HOSTS " '$1 == "sentinel" && ($2 == "current-epoch" ||
-    (($2 == "config-epoch" || $2 == "leader-epoch" || $2 == "known-sentinel") && $3 == m) ||
-    ($2 == "known-replica" && $3 == m && index(chart, " " $4 " ") == 0 && index(chart, " " $4 ".") == 0))' "$conf")
-  log "kept learned state: master $host:$port, $(printf '%s' "$learned" | grep -c . || true) learned lines; re-applying chart settings"
-else
-  log "first start: monitoring the initial master $host:$port"
-fi
 
-umask 077
-{
-  echo "sentinel myid $SENTINEL_ID"
-  echo "bind $(conf_quote "\${BIND_ADDRESS:-0.0.0.0}")"
-  echo "sentinel announce-ip $(conf_quote "$ANNOUNCE_HOST")"
-  cat ${p.config}/sentinel-global.conf
-  echo "sentinel monitor $MASTER_NAME $host $port $SENTINEL_QUORUM"
-  cat ${p.config}/sentinel-master.conf
-  if [ -n "\${REDIS_PASSWORD:-}" ]; then
-    echo "requirepass $(conf_quote "$REDIS_PASSWORD")"
-    echo "sentinel sentinel-pass $(conf_quote "$REDIS_PASSWORD")"
-    echo "sentinel auth-pass $MASTER_NAME $(conf_quote "$REDIS_PASSWORD")"
+write_conf() {
+  host="$INITIAL_MASTER_HOST"
+  port="$INITIAL_MASTER_PORT"
+  learned=""
+  if [ -s "$conf" ]; then
+    current=$(awk -v m="$MASTER_NAME" '$1 == "sentinel" && $2 == "monitor" && $3 == m { print $4, $5; exit }' "$conf")
+    if [ -n "$current" ]; then
+      set -- $current
+      # A short Service name (announced before names were fully qualified) becomes the chart's full name.
+      host=$(printf '%s\n' $REDIS_HOSTS | awk -v h="$1" 'index($0, h ".") == 1 { print; found = 1; exit } END { if (!found) print h }')
+      port="$2"
+    fi
+    # Replicas the chart names are written below; keep only learned ones it does not name, in full or short.
+    learned=$(awk -v m="$MASTER_NAME" -v chart=" $REDIS_HOSTS " '$1 == "sentinel" && ($2 == "current-epoch" ||
+      (($2 == "config-epoch" || $2 == "leader-epoch" || $2 == "known-sentinel") && $3 == m) ||
+      ($2 == "known-replica" && $3 == m && index(chart, " " $4 " ") == 0 && index(chart, " " $4 ".") == 0))' "$conf")
+    log "kept learned state: master $host:$port, $(printf '%s' "$learned" | grep -c . || true) learned lines; re-applying chart settings"
+  else
+    log "first start: monitoring the initial master $host:$port"
   fi
-  # Sentinels learn replicas from the master's INFO only every 10 s: name them now, so a master
-  # lost right after deployment still has replicas to promote and to repoint.
-  for h in $REDIS_HOSTS; do
-    if [ "$h" != "$host" ] || [ "$REDIS_PORT" != "$port" ]; then echo "sentinel known-replica $MASTER_NAME $h $REDIS_PORT"; fi
-  done
-  if [ -n "$learned" ]; then printf '%s\\n' "$learned"; fi
-} > "$conf.tmp"
-mv "$conf.tmp" "$conf"
-exec ${SERVER_BIN} "$conf" --sentinel
+
+  umask 077
+  {
+    echo "sentinel myid $SENTINEL_ID"
+    echo "bind $(conf_quote "\${BIND_ADDRESS:-0.0.0.0}")"
+    echo "sentinel announce-ip $(conf_quote "$ANNOUNCE_HOST")"
+    cat ${p.config}/sentinel-global.conf
+    echo "sentinel monitor $MASTER_NAME $host $port $SENTINEL_QUORUM"
+    cat ${p.config}/sentinel-master.conf
+    if [ -n "\${REDIS_PASSWORD:-}" ]; then
+      echo "requirepass $(conf_quote "$REDIS_PASSWORD")"
+      echo "sentinel sentinel-pass $(conf_quote "$REDIS_PASSWORD")"
+      echo "sentinel auth-pass $MASTER_NAME $(conf_quote "$REDIS_PASSWORD")"
+    fi
+    # Sentinels learn replicas from the master's INFO only every 10 s: name them now, so a master
+    # lost right after deployment still has replicas to promote and to repoint.
+    for h in $REDIS_HOSTS; do
+      if [ "$h" != "$host" ] || [ "$REDIS_PORT" != "$port" ]; then echo "sentinel known-replica $MASTER_NAME $h $REDIS_PORT"; fi
+    done
+    if [ -n "$learned" ]; then printf '%s\\n' "$learned"; fi
+  } > "$conf.tmp"
+  mv "$conf.tmp" "$conf"
+}
+
+# The sentinel runs as a child, watched by the guard (sentinel-guard.ts), which stops it when it holds
+# stale "master down" answers; it then starts again from the config it wrote. Any other exit ends the pod.
+cli() { timeout 3 ${REDIS_CLI} -h "$(local_host)" -p "$SENTINEL_PORT" "$@"; }
+: "\${GUARD_INTERVAL:=1}" "\${GUARD_QUIET_MS:=1000}" "\${GUARD_STALE_SECONDS:=6}"
+${renderSentinelGuardFns()}
+stopping=""
+server=""
+trap 'stopping=1; if [ -n "$server" ]; then kill -TERM "$server" 2>/dev/null || true; fi' TERM INT
+while [ -z "$stopping" ]; do
+  write_conf
+  ${SERVER_BIN} "$conf" --sentinel &
+  server=$!
+  guard "$server" &
+  watcher=$!
+  status=0
+  wait "$server" || status=$?
+  # A TERM interrupts the wait, and the trap passed it on: wait for the sentinel to stop.
+  if [ -n "$stopping" ]; then wait "$server" 2>/dev/null || true; status=0; fi
+  if wait "$watcher" && [ -z "$stopping" ]; then continue; fi
+  exit "$status"
+done
 `;
 }
 

@@ -3,9 +3,10 @@ import { Construct } from 'constructs';
 import { RedisTls } from './tls';
 import { Persistence } from './persistence';
 import { RedisEngine } from './engine';
-import { ResolvedResources, env, kplus, scriptProbe } from './plus';
+import { ResolvedResources, env, envOf, kplus, scriptProbe } from './plus';
 import { peerPod } from './peer-pod';
 import { SENTINEL_PATHS, SentinelProbeMode, sentinelId } from './sentinel-config';
+import { SentinelGuardTiming, sentinelGuardEnv } from './sentinel-guard';
 import { NamespaceSyntax, serviceDnsName } from './cluster-dns';
 
 /** What the sentinels of one cluster share; built by the SentinelCluster. */
@@ -26,6 +27,8 @@ export interface SentinelProps {
   /** The password, read from the cluster's Secret reference. */
   readonly password?: kplus.EnvValue;
   readonly tls?: RedisTls;
+  /** When the guard around this sentinel restarts it (see sentinel-guard.ts). */
+  readonly guard: SentinelGuardTiming;
 }
 
 /**
@@ -61,6 +64,7 @@ export class Sentinel extends Construct {
           ANNOUNCE_HOST: env(announce(serviceName)),
           ...props.monitor,
           PRESTOP_WAIT_SECONDS: env(Math.floor(graceMs / 1000) - 10),
+          ...envOf(sentinelGuardEnv(props.guard)),
           ...(props.password ? { REDIS_PASSWORD: props.password } : {}),
           ...(props.tls ? { TLS_ARGS: env(props.tls._cliArgs()) } : {}),
         },

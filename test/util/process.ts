@@ -21,7 +21,8 @@ export class RealProcess {
     const log = join(dir, 'output.log');
     const fd = openSync(log, 'a');
     try {
-      const child = spawnInPrivateRoot({ root: tempDir('root'), mounts }, argv, { stdio: ['ignore', fd, fd], env: env ?? process.env });
+      // A process group of its own, so that kill() also ends what it started (a script's children).
+      const child = spawnInPrivateRoot({ root: tempDir('root'), mounts }, argv, { stdio: ['ignore', fd, fd], env: env ?? process.env, detached: true });
       const p = new RealProcess(argv, child, log);
       running.push(p);
       return p;
@@ -90,9 +91,14 @@ export class RealProcess {
     }
   }
 
+  /** Kills the process and whatever it started (its process group). */
   async kill(): Promise<void> {
-    if (this.exit || this.child.pid === undefined) return;
-    this.child.kill('SIGKILL');
+    if (this.child.pid === undefined) return;
+    try {
+      process.kill(-this.child.pid, 'SIGKILL');
+    } catch {
+      /* the group is gone */
+    }
     await this.exited;
   }
 }

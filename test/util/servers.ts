@@ -38,7 +38,7 @@ export interface SentinelOptions {
   readonly mounts?: readonly RootMount[];
 }
 
-/** A redis-sentinel with the chart's rendered settings, answering PING when this returns. */
+/** A redis-sentinel with the chart's rendered settings, announcing its own address, answering PING when this returns. */
 export async function startSentinel(o: SentinelOptions): Promise<RealProcess> {
   const { global, master } = renderSentinelConf({
     port: o.port, masterName: o.masterName, downAfterMilliseconds: o.downAfterMilliseconds ?? 1000,
@@ -46,7 +46,7 @@ export async function startSentinel(o: SentinelOptions): Promise<RealProcess> {
   });
   const data = tempDir('sentinel-data');
   writeFileSync(join(data, 'sentinel.conf'), [
-    global, `bind ${o.host}\n`, `sentinel monitor ${o.masterName} ${o.masterHost} ${o.masterPort} ${o.quorum ?? 1}\n`, master,
+    global, `bind ${o.host}\n`, `sentinel announce-ip ${o.host}\n`, `sentinel monitor ${o.masterName} ${o.masterHost} ${o.masterPort} ${o.quorum ?? 1}\n`, master,
   ].join(''));
   const sentinel = RealProcess.start(['redis-server', `${SENTINEL_PATHS.data}/sentinel.conf`, '--sentinel'],
     [{ source: data, target: SENTINEL_PATHS.data }, ...(o.mounts ?? [])]);
