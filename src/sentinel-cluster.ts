@@ -36,7 +36,8 @@ export interface SentinelClusterOptions {
    */
   readonly masterName?: string;
   /**
-   * How long a master must be unreachable before a sentinel considers it down.
+   * How long a master must be unreachable before a sentinel considers it down; at least
+   * {@link SentinelCluster.MIN_DOWN_AFTER_MS}.
    * @default Duration.seconds(5)
    */
   readonly downAfter?: Duration;
@@ -125,6 +126,8 @@ export interface ISentinelCluster extends IConstruct {
 export class SentinelCluster extends Construct implements ISentinelCluster {
   /** The port every sentinel listens on. */
   public static readonly PORT: number = SENTINEL_PORT;
+  /** The shortest `downAfter` the chart accepts. */
+  public static readonly MIN_DOWN_AFTER_MS: number = 1000;
 
   /** The headless Service selecting every sentinel, as a core cdk8s object: an escape hatch. */
   public readonly service: ApiObject;
@@ -163,6 +166,10 @@ export class SentinelCluster extends Construct implements ISentinelCluster {
     this.quorum = checkInt(this, 'quorum', props.quorum ?? Math.floor(count / 2) + 1, 1, count);
     this.masterName = checkMasterName(this, 'masterName', props.masterName ?? 'mymaster');
     const downAfterMs = checkDurationMs(this, 'downAfter', props.downAfter ?? Duration.seconds(5));
+    // Sentinel pings each instance once a second; the guard around each sentinel must see a silent link first.
+    if (downAfterMs < SentinelCluster.MIN_DOWN_AFTER_MS) {
+      fail(this, 'downAfter', `${downAfterMs}ms`, `must be at least ${SentinelCluster.MIN_DOWN_AFTER_MS}ms: the guard around each sentinel reads it every 250 ms at most`);
+    }
     const failoverMs = checkDurationMs(this, 'failoverTimeout', props.failoverTimeout ?? Duration.seconds(15));
     if (failoverMs <= downAfterMs) fail(this, 'failoverTimeout', `${failoverMs}ms`, `must be greater than downAfter (${downAfterMs}ms)`);
     const parallelSyncs = checkInt(this, 'parallelSyncs', props.parallelSyncs ?? 1, 1);

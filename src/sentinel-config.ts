@@ -125,7 +125,7 @@ write_conf() {
 # The sentinel runs as a child, watched by the guard (sentinel-guard.ts), which stops it when it holds
 # stale "master down" answers; it then starts again from the config it wrote. Any other exit ends the pod.
 cli() { timeout 3 ${REDIS_CLI} -h "$(local_host)" -p "$SENTINEL_PORT" "$@"; }
-: "\${GUARD_INTERVAL:=1}" "\${GUARD_QUIET_MS:=1000}" "\${GUARD_STALE_SECONDS:=6}"
+: "\${GUARD_INTERVAL:=1}" "\${GUARD_IDLE_INTERVAL:=1}" "\${GUARD_QUIET_MS:=1000}" "\${GUARD_STALE_READS:=6}"
 ${renderSentinelGuardFns()}
 stopping=""
 server=""

@@ -18,8 +18,10 @@
 
 /** When the guard restarts a sentinel. */
 export interface SentinelGuardTiming {
-  /** How often the guard reads its sentinel's state. */
+  /** How often the guard reads its sentinel's state while the sentinel holds stale answers. */
   readonly intervalMillis: number;
+  /** How often it reads it otherwise. */
+  readonly idleIntervalMillis: number;
   /** A master link silent this long while stale answers are held: restart now, before it can reach SDOWN. */
   readonly quietMillis: number;
   /** Stale answers held this long (past the 5 s after which older engines expire them): restart in turn. */
@@ -33,68 +35,71 @@ const EXPIRY_SECONDS = 6;
 
 /**
  * The guard's timing for the sentinel at `index` (0-based) of a cluster with this `down-after`.
- * A silent link triggers a restart at a third of down-after, read at least every sixth, so the
- * restart lands well before SDOWN; restarts in turn are two seconds apart, so that a quorum of
- * sentinels keeps answering the proxies.
+ * A link silent for a third of down-after triggers a restart, read at least every quarter, so the
+ * restart lands before SDOWN; restarts in turn are two seconds apart, so that a quorum of sentinels
+ * keeps answering the proxies.
  */
 export function sentinelGuardTiming(downAfterMillis: number, index: number): SentinelGuardTiming {
   return {
-    intervalMillis: Math.max(200, Math.min(1000, Math.floor(downAfterMillis / 6))),
+    intervalMillis: Math.max(250, Math.min(1000, Math.floor(downAfterMillis / 4))),
+    idleIntervalMillis: Math.max(250, Math.min(1000, Math.floor(downAfterMillis / 3))),
     quietMillis: Math.floor(downAfterMillis / 3),
     staleSeconds: EXPIRY_SECONDS + TURN_SECONDS * index,
   };
 }
 
-/** The environment the guard reads its timing from. */
+/** The environment the guard reads its timing from: the interval in seconds, the rest in reads. */
 export function sentinelGuardEnv(t: SentinelGuardTiming): { [name: string]: string } {
   return {
     GUARD_INTERVAL: (t.intervalMillis / 1000).toFixed(3),
+    GUARD_IDLE_INTERVAL: (t.idleIntervalMillis / 1000).toFixed(3),
     GUARD_QUIET_MS: String(t.quietMillis),
-    GUARD_STALE_SECONDS: String(t.staleSeconds),
+    GUARD_STALE_READS: String(Math.ceil((t.staleSeconds * 1000) / t.intervalMillis)),
   };
 }
 
 /**
- * Shell functions of the guard, for the sentinel entrypoint:
+ * Shell functions of the guard, for the sentinel entrypoint (which defines `cli` and `log`):
  * - `stale_answers` prints `quiet` or `held` when the sentinel holds a peer's "master down" answer
  *   while it sees the master up (no SDOWN, ODOWN or failover of its own), and nothing otherwise;
+ *   one client call a read, parsed by the shell itself;
  * - `guard PID` watches the sentinel PID and stops it (TERM) when it must restart, then returns 0.
- * Needs `cli` (the sentinel's own client) and `log`.
  */
 export function renderSentinelGuardFns(): string {
   return `stale_answers() {
-  { cli SENTINEL master "$MASTER_NAME"; echo --; cli SENTINEL sentinels "$MASTER_NAME"; } 2>/dev/null |
-    awk -v quiet_ms="$GUARD_QUIET_MS" '
-      $0 == "--" { peers = 1 }
-      !peers && prev == "flags" { flags = $0 }
-      !peers && prev == "last-ping-sent" { pending = $0 + 0 }
-      !peers && prev == "last-ok-ping-reply" { ok = $0 + 0 }
-      peers && prev == "flags" && $0 ~ /master_down/ { held = 1 }
-      { prev = $0 }
-      END {
-        if (!held || flags == "" || flags ~ /s_down|o_down|failover/) exit
-        # Silence as the sentinel measures it for SDOWN: since the unanswered PING, or the last reply while disconnected.
-        silent = pending
-        if (flags ~ /disconnected/ && ok > silent) silent = ok
-        print (silent >= quiet_ms ? "quiet" : "held")
-      }'
+  printf 'SENTINEL master %s\\nSENTINEL sentinels %s\\n' "$MASTER_NAME" "$MASTER_NAME" | cli --raw 2>/dev/null | {
+    # Field names and values alternate; the master's fields come first, then each peer's.
+    flags="" pending="" ok="" held="" prev=""
+    while IFS= read -r line; do
+      case "$prev" in
+        flags) if [ -z "$flags" ]; then flags=$line; else case "$line" in *master_down*) held=1 ;; esac; fi ;;
+        last-ping-sent) pending=\${pending:-$line} ;;
+        last-ok-ping-reply) ok=\${ok:-$line} ;;
+      esac
+      prev=$line
+    done
+    case "$flags" in ''|*s_down*|*o_down*|*failover*) exit 0 ;; esac
+    [ -n "$held" ] || exit 0
+    # Silence as the sentinel measures it for SDOWN: since the unanswered PING, or the last reply while disconnected.
+    silent=\${pending:-0}
+    case "$flags" in *disconnected*) if [ "\${ok:-0}" -gt "$silent" ]; then silent=$ok; fi ;; esac
+    if [ "$silent" -ge "$GUARD_QUIET_MS" ]; then echo quiet; else echo held; fi
+  }
 }
 
 guard() {
-  held_since=""
+  held=0
   while kill -0 "$1" 2>/dev/null; do
-    sleep "$GUARD_INTERVAL"
-    state=$(stale_answers || true)
-    now=$(date +%s)
-    case "$state" in
+    if [ "$held" -gt 0 ]; then sleep "$GUARD_INTERVAL"; else sleep "$GUARD_IDLE_INTERVAL"; fi
+    case "$(stale_answers || true)" in
       quiet) log "restarting the sentinel: it holds stale 'master down' answers and its master link is silent"; break ;;
       held)
-        held_since=\${held_since:-$now}
-        if [ "$((now - held_since))" -ge "$GUARD_STALE_SECONDS" ]; then
-          log "restarting the sentinel: it has held stale 'master down' answers for $((now - held_since))s"
+        held=$((held + 1))
+        if [ "$held" -gt "$GUARD_STALE_READS" ]; then
+          log "restarting the sentinel: it has held stale 'master down' answers for $held reads"
           break
         fi ;;
-      *) held_since="" ;;
+      *) held=0 ;;
     esac
   done
   kill -TERM "$1" 2>/dev/null

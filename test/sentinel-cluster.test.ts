@@ -121,6 +121,7 @@ describe('SentinelCluster', () => {
       ['when the quorum is zero', { quorum: 0 }, /quorum \(0\) must be an integer between 1 and 3/],
       ['when the master name is not valid', { masterName: 'my master' }, /masterName \("my master"\) must be 1-64 letters/],
       ['when down-after is zero', { downAfter: Duration.millis(0) }, /downAfter \("0ms"\) must be a positive/],
+      ['when down-after is below a second', { downAfter: Duration.millis(999) }, /downAfter \("999ms"\) must be at least 1000ms: the guard/],
       ['when failover-timeout does not exceed down-after', { downAfter: Duration.seconds(10), failoverTimeout: Duration.seconds(10) },
         /failoverTimeout \("10000ms"\) must be greater than downAfter \(10000ms\)/],
       ['when parallel-syncs is zero', { parallelSyncs: 0 }, /parallelSyncs \(0\) must be an integer at least 1/],

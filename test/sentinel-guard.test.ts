@@ -9,20 +9,20 @@ import { tempDir } from './util/temp';
 
 describe('sentinelGuardTiming', () => {
   test.each([
-    // down-after, index: read interval, silence that restarts at once, seconds of stale answers that restart in turn
-    [5000, 0, { intervalMillis: 833, quietMillis: 1666, staleSeconds: 6 }],
-    [2000, 2, { intervalMillis: 333, quietMillis: 666, staleSeconds: 10 }],
-    [500, 1, { intervalMillis: 200, quietMillis: 166, staleSeconds: 8 }],
-    [60_000, 4, { intervalMillis: 1000, quietMillis: 20_000, staleSeconds: 14 }],
+    // down-after, index: read intervals (stale answers held, idle), silence that restarts at once, seconds of stale answers that restart in turn
+    [5000, 0, { intervalMillis: 1000, idleIntervalMillis: 1000, quietMillis: 1666, staleSeconds: 6 }],
+    [2000, 2, { intervalMillis: 500, idleIntervalMillis: 666, quietMillis: 666, staleSeconds: 10 }],
+    [1000, 1, { intervalMillis: 250, idleIntervalMillis: 333, quietMillis: 333, staleSeconds: 8 }],
+    [60_000, 4, { intervalMillis: 1000, idleIntervalMillis: 1000, quietMillis: 20_000, staleSeconds: 14 }],
   ])('down-after %i ms, sentinel %i', (downAfter, index, want) => {
     const t = sentinelGuardTiming(downAfter, index);
     expect(t).toEqual(want);
-    // A silent link is seen, and the sentinel restarted, well before it could reach SDOWN.
-    expect(t.quietMillis + t.intervalMillis).toBeLessThan(downAfter);
+    // A link silent since the answers went stale is seen, and the sentinel restarted, before it could reach SDOWN.
+    expect(Math.max(t.quietMillis, t.idleIntervalMillis) + t.intervalMillis).toBeLessThan(downAfter);
   });
 
   test('reaches the entrypoint as seconds and milliseconds', () => {
-    expect(sentinelGuardEnv(sentinelGuardTiming(2000, 1))).toEqual({ GUARD_INTERVAL: '0.333', GUARD_QUIET_MS: '666', GUARD_STALE_SECONDS: '8' });
+    expect(sentinelGuardEnv(sentinelGuardTiming(2000, 1))).toEqual({ GUARD_INTERVAL: '0.500', GUARD_IDLE_INTERVAL: '0.666', GUARD_QUIET_MS: '666', GUARD_STALE_READS: '16' });
   });
 });
 
@@ -44,7 +44,7 @@ describe('the sentinel entrypoint\'s guard', () => {
   const PLAIN_DOWN_AFTER = 5000;
 
   /** The chart's entrypoint, running a real sentinel, with these guard settings. */
-  function startGuarded(guard: { GUARD_INTERVAL: string; GUARD_QUIET_MS: string; GUARD_STALE_SECONDS: string }): RealProcess {
+  function startGuarded(guard: { GUARD_QUIET_MS: string; GUARD_STALE_READS: string }): RealProcess {
     const config = tempDir('sentinel-config');
     const { global, master } = renderSentinelConf({ port: PORT, masterName: NAME, downAfterMilliseconds: DOWN_AFTER, failoverTimeoutMilliseconds: 3000, parallelSyncs: 1 });
     writeFileSync(join(config, 'sentinel-global.conf'), global);
@@ -55,7 +55,7 @@ describe('the sentinel entrypoint\'s guard', () => {
         PATH: process.env.PATH, SERVER_BIN: 'redis-server', CLI_BIN: 'redis-cli', BIND_ADDRESS: GUARDED, SENTINEL_PORT: String(PORT),
         SENTINEL_ID: 'b'.repeat(40), ANNOUNCE_HOST: GUARDED, MASTER_NAME: NAME, SENTINEL_QUORUM: '2',
         INITIAL_MASTER_HOST: MASTER, INITIAL_MASTER_PORT: String(REDIS_PORT), REDIS_HOSTS: `${MASTER} ${REPLICA}`, REDIS_PORT: String(REDIS_PORT),
-        ...guard,
+        GUARD_INTERVAL: '0.2', GUARD_IDLE_INTERVAL: '0.2', ...guard,
       });
   }
 
@@ -92,11 +92,11 @@ describe('the sentinel entrypoint\'s guard', () => {
   }
 
   test('restarts a sentinel holding stale answers, which comes back with what it learned', async () => {
-    const { master, guarded } = await topology({ GUARD_INTERVAL: '0.2', GUARD_QUIET_MS: '60000', GUARD_STALE_SECONDS: '0' });
+    const { master, guarded } = await topology({ GUARD_QUIET_MS: '60000', GUARD_STALE_READS: '0' });
     const id = redisCli(GUARDED, PORT, ['SENTINEL', 'myid']);
     const pid = await failover(master, guarded);
     await guarded.waitUntil('the guard restarts the sentinel', () => restarts(guarded).length > 0, 10_000);
-    expect(restarts(guarded)[0]).toMatch(/restarting the sentinel: it has held stale 'master down' answers for \d+s/);
+    expect(restarts(guarded)[0]).toMatch(/restarting the sentinel: it has held stale 'master down' answers for \d+ reads/);
     await guarded.waitUntil('the restarted sentinel answers', () => sentinelPid(GUARDED) !== undefined && sentinelPid(GUARDED) !== pid, 10_000);
     // Back from its own sentinel.conf: the promoted master, the same id, both peers, and none of their old answers.
     expect(namedMaster(GUARDED, PORT, NAME)).toBe(`${REPLICA} ${REDIS_PORT}`);
@@ -108,7 +108,7 @@ describe('the sentinel entrypoint\'s guard', () => {
   }, 90_000);
 
   test('restarts at once when the master link falls silent while it holds stale answers', async () => {
-    const { master, guarded } = await topology({ GUARD_INTERVAL: '0.2', GUARD_QUIET_MS: '300', GUARD_STALE_SECONDS: '3600' });
+    const { master, guarded } = await topology({ GUARD_QUIET_MS: '300', GUARD_STALE_READS: '100000' });
     const pid = await failover(master, guarded);
     expect(restarts(guarded)).toEqual([]);
     // The promoted master stops answering for 2.5 s: past the guarded sentinel's down-after, not the others'.
@@ -121,7 +121,7 @@ describe('the sentinel entrypoint\'s guard', () => {
   }, 90_000);
 
   test('leaves a sentinel without stale answers alone, and stops with it on TERM', async () => {
-    const { guarded } = await topology({ GUARD_INTERVAL: '0.2', GUARD_QUIET_MS: '300', GUARD_STALE_SECONDS: '0' });
+    const { guarded } = await topology({ GUARD_QUIET_MS: '300', GUARD_STALE_READS: '0' });
     const pid = sentinelPid(GUARDED);
     await new Promise((r) => setTimeout(r, 3000));
     expect(restarts(guarded)).toEqual([]);

@@ -1,7 +1,8 @@
 /**
  * The core scenarios on every engine line and HAProxy version the chart supports besides the
  * default (Valkey 9.1 with HAProxy 3.0, which the whole e2e suite runs): bring-up, auth, TLS, a
- * master crash, the stale master's return, a restart of every sentinel, and the Jepsen partition.
+ * master crash, the stale master's return, a restart of every sentinel, the Jepsen partition, and a
+ * sentinel cut off alone after a failover (issue 19).
  * Each row runs the real binaries of its lines (Debian 12's, or a build from
  * scripts/ensure-engines.sh; see harness/images.ts) and first proves which ones answered.
  * A row whose line the package mirror did not provide is skipped, loudly.
@@ -12,12 +13,13 @@ import { makeCerts } from '../util/certs';
 import { RedisClient, RedisError, SentinelWatcher, canRun, engineLine, errText, parseInfo, waitUntil } from './harness';
 import { AUTH_KEY, AUTH_SECRET, HaEnv } from './redis-ha-env';
 import { guard, masterKill, report, sentinelsRestart, staleMasterRejoins, summary } from './core-scenarios';
-import { jepsenCut, runPartition } from './partition-scenario';
+import { FailoverCause, jepsenCut, loneSentinelsAfterFailover, runPartition } from './partition-scenario';
 
 jest.setTimeout(240_000);
 
 const DOWN_AFTER_MS = 2000;
-const SENTINEL = { downAfter: Duration.millis(DOWN_AFTER_MS), failoverTimeout: Duration.millis(6000) };
+const FAILOVER_TIMEOUT_MS = 6000;
+const SENTINEL = { downAfter: Duration.millis(DOWN_AFTER_MS), failoverTimeout: Duration.millis(FAILOVER_TIMEOUT_MS) };
 const PASSWORD = 'matrix p@ss "w0rd\' \\ $HOME';
 
 interface Row {
@@ -204,6 +206,27 @@ describe.each(ROWS.filter(runnable).map((r) => [r.name, r] as const))('%s', (_na
         expect(o.latestLostAckMs).toBeLessThanOrEqual(3000);
       } catch (e) {
         console.log(`MATRIX PARTITION FAILED (${row.name}): ${errText(e)}\n${env.dumpLogs(30)}`);
+        throw e;
+      }
+    });
+
+    // Issue 19 (docs/sentinel-stale-down-flags): after a failover, a sentinel cut off alone must not fail the healthy master over.
+    test('one sentinel alone after a failover: the healthy master stays, no WAIT-acked write lost', async () => {
+      try {
+        const o = await loneSentinelsAfterFailover(env, `matrix-lone-${row.subnet}`, {
+          cause: FailoverCause.KILL, count: 1, downAfterMs: DOWN_AFTER_MS, failoverTimeoutMs: FAILOVER_TIMEOUT_MS,
+        });
+        report(`matrix ${row.name} lone-sentinel`, {
+          master: `redis${o.masterBefore}->redis${o.masterAfter}`, cut: o.lone.join(','), odownAfterCut: o.odownAfterCut,
+          switchAfterCut: o.switchAfterCut, acked: o.plainAcked, lost: o.plainLost, waitAcked: o.waitAcked, waitLost: o.waitLost,
+        });
+        expect(o.masterAfter).toBe(o.masterBefore);
+        expect(o.odownAfterCut).toBe(0);
+        expect(o.switchAfterCut).toBe(0);
+        expect(o.mastersAfter).toBe(1);
+        expect(o.waitLost).toBe(0);
+      } catch (e) {
+        console.log(`MATRIX LONE SENTINEL FAILED (${row.name}): ${errText(e)}\n${env.dumpLogs(30)}`);
         throw e;
       }
     });

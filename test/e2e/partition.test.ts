@@ -6,15 +6,16 @@
  */
 import { Duration } from 'cdk8s';
 import { HaEnv } from './redis-ha-env';
-import { PartitionOptions, PartitionOutcome, jepsenCut, runPartition } from './partition-scenario';
+import { FailoverCause, LoneSentinelOptions, PartitionOptions, PartitionOutcome, jepsenCut, loneSentinelsAfterFailover, runPartition } from './partition-scenario';
 import { Pod, sleep, waitUntil } from './harness';
 
 jest.setTimeout(240_000);
 
 const DOWN_AFTER_MS = 2000;
+const FAILOVER_TIMEOUT_MS = 6000;
 // The proxies fence a master the sentinel majority lost before that majority promotes a replica.
 const SHORT = {
-  sentinel: { downAfter: Duration.millis(DOWN_AFTER_MS), failoverTimeout: Duration.millis(6000) },
+  sentinel: { downAfter: Duration.millis(DOWN_AFTER_MS), failoverTimeout: Duration.millis(FAILOVER_TIMEOUT_MS) },
   proxy: { fenceAfter: Duration.millis(1500) },
 };
 /** The bound on what a cut may cost: writes acknowledged later than this after the cut survive. */
@@ -28,6 +29,37 @@ function expectSafe(o: PartitionOutcome): void {
   expect(o.waitLost).toBe(0);
   expect(o.latestLostAckMs).toBeLessThanOrEqual(LOSS_WINDOW_MS);
 }
+
+/** Issue 19: sentinels cut off after a failover leave the healthy master in place, and lose nothing WAIT-acknowledged. */
+async function expectLoneSentinelsHarmless(env: HaEnv, label: string, o: Omit<LoneSentinelOptions, 'downAfterMs' | 'failoverTimeoutMs'>): Promise<void> {
+  const r = await loneSentinelsAfterFailover(env, label, { ...o, downAfterMs: DOWN_AFTER_MS, failoverTimeoutMs: FAILOVER_TIMEOUT_MS });
+  const restarts = env.sentinels.map((s) => (s.logs().match(/restarting the sentinel/g) ?? []).length);
+  console.log(`[e2e] partition ${label}: cut ${r.lone.join(', ')}; +odown after the cut ${r.odownAfterCut}, ` +
+    `+switch-master after the cut ${r.switchAfterCut}; guard restarts per sentinel so far ${restarts.join(',')}`);
+  expectSafe(r);
+  expect(r.masterAfter).toBe(r.masterBefore);
+  // The cut-off sentinels are fewer than the quorum: none of them may reach ODOWN (on Valkey 9 one did, at once).
+  expect(r.odownAfterCut).toBe(0);
+  expect(r.switchAfterCut).toBe(0);
+}
+
+// Its own environment, alone: created inside a test while the main one ran, it stayed unreachable.
+describe('five sentinels (network: netns, down-after 2000ms)', () => {
+  let env: HaEnv;
+  beforeAll(async () => {
+    env = await HaEnv.create({ subnet: 242, name: 'five-sentinels', network: 'netns', props: { ...SHORT, sentinel: { ...SHORT.sentinel, sentinels: 5 } } });
+  });
+  afterAll(async () => env?.shutdown());
+
+  test('two sentinels of five, together, after a failover by a kill: the healthy master stays', async () => {
+    try {
+      await expectLoneSentinelsHarmless(env, 'two-of-five-after-kill', { cause: FailoverCause.KILL, count: 2 });
+    } catch (e) {
+      console.log(`[e2e] two-of-five failed; pod logs:\n${env.dumpLogs(30)}`);
+      throw e;
+    }
+  });
+});
 
 describe('partitions (network: netns, down-after 2000ms)', () => {
   let env: HaEnv;
@@ -70,6 +102,14 @@ describe('partitions (network: netns, down-after 2000ms)', () => {
       cuts: () => [[[env.sentinels[0]], [...env.redis, ...env.sentinels.slice(1), ...env.proxies]]],
       durationMs: 3 * DOWN_AFTER_MS,
     }));
+  });
+
+  test('one sentinel alone, after a failover by a kill: the healthy master stays', async () => {
+    await expectLoneSentinelsHarmless(env, 'lone-after-kill', { cause: FailoverCause.KILL, count: 1 });
+  });
+
+  test('one sentinel alone, after a failover by a partition: the healthy master stays', async () => {
+    await expectLoneSentinelsHarmless(env, 'lone-after-partition', { cause: FailoverCause.PARTITION, count: 1 });
   });
 
   test('the proxies cut off from the sentinels only', async () => {
