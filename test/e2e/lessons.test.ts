@@ -135,17 +135,22 @@ describe('proxy quorum (lesson 5): 5 sentinels, quorum 3', () => {
     await settled(env);
     await env.waitProxiesReady(30_000);
     expect(env.ha.sentinels.quorum).toBe(3);
-    await env.sentinels[4].stop(DELETE_GRACE_MS);
-    await env.sentinels[3].stop(DELETE_GRACE_MS);
-    await sleep(3000); // several check intervals
-    expect(await proxyWrites()).toBe(true);
-    expect(await env.proxies[0].probe('readiness')).toBe(true);
-    await env.sentinels[2].stop(DELETE_GRACE_MS);
-    await waitUntil(async () => !(await proxyWrites()), 10_000, 'the proxy refusing with 2 of 5 sentinels naming the master');
-    expect(await env.proxies[0].probe('readiness')).toBe(false);
-    await env.sentinels[2].start();
-    await waitUntil(proxyWrites, 15_000, 'the proxy serving again with 3 sentinels');
-    await Promise.all([env.sentinels[3].start(), env.sentinels[4].start()]);
+    const ready = async () => Promise.all(env.proxies.map((p) => p.probe('readiness')));
+    try {
+      await env.sentinels[4].stop(DELETE_GRACE_MS);
+      await env.sentinels[3].stop(DELETE_GRACE_MS);
+      await sleep(3000); // several check intervals
+      expect(await proxyWrites()).toBe(true);
+      expect(await ready()).toEqual(env.proxies.map(() => true));
+      await env.sentinels[2].stop(DELETE_GRACE_MS);
+      // Each proxy converges on its own: wait until every one refuses and reports itself unready.
+      await waitUntil(async () => !(await proxyWrites()), 10_000, 'the proxy refusing with 2 of 5 sentinels naming the master');
+      await waitUntil(async () => (await ready()).every((r) => !r), 10_000, 'every proxy unready with 2 of 5 sentinels naming the master');
+      await env.sentinels[2].start();
+      await waitUntil(proxyWrites, 15_000, 'the proxy serving again with 3 sentinels');
+    } finally {
+      await Promise.all(env.sentinels.filter((p) => !p.running).map((p) => p.start()));
+    }
   });
 
   test('a client session is closed once fewer than the quorum of sentinels name its master', async () => {
@@ -193,8 +198,8 @@ describe('readiness probes (lesson 8), run as kubelet would', () => {
   test('Redis: ready as master and as a linked replica; a replica whose master is gone is not', async () => {
     const master = await settled(env);
     const replicas = env.redis.filter((p) => p !== master);
-    expect(await master.probe('readiness')).toBe(true);
-    for (const r of replicas) expect(await r.probe('readiness')).toBe(true);
+    await waitUntil(async () => (await Promise.all([master, ...replicas].map((p) => p.probe('readiness')))).every(Boolean), 15_000,
+      'the master and its linked replicas ready');
     // Freeze the sentinels so no failover heals the link while we look.
     for (const s of env.sentinels) s.freeze();
     try {
@@ -203,15 +208,15 @@ describe('readiness probes (lesson 8), run as kubelet would', () => {
       expect(await replicas[0].probe('liveness')).toBe(true);
     } finally {
       for (const s of env.sentinels) s.thaw();
+      if (!master.running) await master.start();
     }
-    await master.start();
     await settled(env);
   });
 
   test('sentinel: ready while it names a real master, not while it names a loopback address', async () => {
     const master = await settled(env);
     const s = env.sentinels[2];
-    expect(await s.probe('readiness')).toBe(true);
+    await waitUntil(() => s.probe('readiness'), 15_000, 'the sentinel ready');
     const masterHost = env.hostOf(master);
     try {
       await env.on(s, ['SENTINEL', 'REMOVE', env.masterName], env.sentinelPort);
@@ -235,7 +240,7 @@ describe('readiness probes (lesson 8), run as kubelet would', () => {
       await env.on(s, ['SENTINEL', 'MONITOR', env.masterName, masterHost, 6379, env.ha.sentinels.quorum], env.sentinelPort);
       await env.on(s, ['SENTINEL', 'SET', env.masterName, 'down-after-milliseconds', 2000], env.sentinelPort);
     }
-    expect(await s.probe('readiness')).toBe(true);
+    await waitUntil(() => s.probe('readiness'), 15_000, 'the sentinel ready again, naming the real master');
   });
 
   test('proxy: ready while it has a master to route to, not when no quorum names one', async () => {

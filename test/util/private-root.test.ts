@@ -24,7 +24,8 @@ function runInRoot(script: string, readOnlyRoot: boolean) {
       { source: vol, target: `${UNDER_ETC}/sub/deeper` },
     ],
   }, ['sh', '-c', script]);
-  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 10_000 });
+  // Bounded, with room for a loaded machine (a fresh CI machine builds engines beside the tests).
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 30_000 });
   return { ...r, vol };
 }
 

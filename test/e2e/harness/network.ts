@@ -33,6 +33,8 @@ const BRIDGE = 'br0';
 const POD_IFACE = 'eth0';
 /** Bound on each ip/nft/nsenter run and on a holder's start and exit. */
 const COMMAND_TIMEOUT_MS = 10_000;
+/** Attempts at one rewrite of the rules before it is reported as failed. */
+const RULE_UPDATE_ATTEMPTS = 3;
 const HOLDER_START_POLL_MS = 10;
 /** The programs this mode runs (iproute2, nftables, util-linux). */
 const TOOLS = ['ip', 'nft', 'nsenter', 'unshare', 'setpriv'];
@@ -422,9 +424,18 @@ export class PodNetwork {
    */
   sync(): Promise<void> {
     if (this.pending) return this.pending;
-    const next = this.inflight.then(() => {
+    const next = this.inflight.then(async () => {
       this.pending = undefined;
-      return this.applyAll();
+      // A rewrite killed by its bound (a loaded machine) leaves the last rules in place until the next
+      // change, which may never come: try again, a bounded number of times, as kube-proxy resyncs.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.applyAll();
+        } catch (e) {
+          if (attempt >= RULE_UPDATE_ATTEMPTS) throw e;
+          this.host.log(`network: rule update failed (attempt ${attempt} of ${RULE_UPDATE_ATTEMPTS}, retrying): ${errText(e)}`);
+        }
+      }
     });
     this.pending = next;
     this.inflight = next.catch((e) => this.host.log(`network: rule update failed: ${errText(e)}`));
