@@ -20,7 +20,10 @@
 export interface SentinelGuardTiming {
   /** How often the guard reads its sentinel's state while the sentinel holds stale answers. */
   readonly intervalMillis: number;
-  /** How often it reads it otherwise. */
+  /**
+   * How often it reads it otherwise: answers that turn stale on a silent link are seen within this,
+   * and the sentinel restarted within `quietMillis` + `intervalMillis` of silence, both below down-after.
+   */
   readonly idleIntervalMillis: number;
   /** A master link silent this long while stale answers are held: restart now, before it can reach SDOWN. */
   readonly quietMillis: number;
@@ -35,14 +38,15 @@ const EXPIRY_SECONDS = 6;
 
 /**
  * The guard's timing for the sentinel at `index` (0-based) of a cluster with this `down-after`.
- * A link silent for a third of down-after triggers a restart, read at least every quarter, so the
- * restart lands before SDOWN; restarts in turn are two seconds apart, so that a quorum of sentinels
- * keeps answering the proxies.
+ * A link silent for a third of down-after triggers a restart, read every quarter while stale answers
+ * are held and every half otherwise (each read forks a client, so the guard reads no more often than
+ * safety needs), so the restart lands before SDOWN; restarts in turn are two seconds apart, so that
+ * a quorum of sentinels keeps answering the proxies.
  */
 export function sentinelGuardTiming(downAfterMillis: number, index: number): SentinelGuardTiming {
   return {
     intervalMillis: Math.max(250, Math.min(1000, Math.floor(downAfterMillis / 4))),
-    idleIntervalMillis: Math.max(250, Math.min(1000, Math.floor(downAfterMillis / 3))),
+    idleIntervalMillis: Math.max(500, Math.min(10_000, Math.floor(downAfterMillis / 2))),
     quietMillis: Math.floor(downAfterMillis / 3),
     staleSeconds: EXPIRY_SECONDS + TURN_SECONDS * index,
   };

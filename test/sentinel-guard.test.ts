@@ -10,19 +10,20 @@ import { tempDir } from './util/temp';
 describe('sentinelGuardTiming', () => {
   test.each([
     // down-after, index: read intervals (stale answers held, idle), silence that restarts at once, seconds of stale answers that restart in turn
-    [5000, 0, { intervalMillis: 1000, idleIntervalMillis: 1000, quietMillis: 1666, staleSeconds: 6 }],
-    [2000, 2, { intervalMillis: 500, idleIntervalMillis: 666, quietMillis: 666, staleSeconds: 10 }],
-    [1000, 1, { intervalMillis: 250, idleIntervalMillis: 333, quietMillis: 333, staleSeconds: 8 }],
-    [60_000, 4, { intervalMillis: 1000, idleIntervalMillis: 1000, quietMillis: 20_000, staleSeconds: 14 }],
+    [5000, 0, { intervalMillis: 1000, idleIntervalMillis: 2500, quietMillis: 1666, staleSeconds: 6 }],
+    [2000, 2, { intervalMillis: 500, idleIntervalMillis: 1000, quietMillis: 666, staleSeconds: 10 }],
+    [1000, 1, { intervalMillis: 250, idleIntervalMillis: 500, quietMillis: 333, staleSeconds: 8 }],
+    [60_000, 4, { intervalMillis: 1000, idleIntervalMillis: 10_000, quietMillis: 20_000, staleSeconds: 14 }],
   ])('down-after %i ms, sentinel %i', (downAfter, index, want) => {
     const t = sentinelGuardTiming(downAfter, index);
     expect(t).toEqual(want);
-    // A link silent since the answers went stale is seen, and the sentinel restarted, before it could reach SDOWN.
-    expect(Math.max(t.quietMillis, t.idleIntervalMillis) + t.intervalMillis).toBeLessThan(downAfter);
+    // A link silent since the answers went stale: seen at the next idle read at the latest, and the sentinel
+    // restarted once silent for quiet (+ one read), before it could reach SDOWN.
+    expect(Math.max(t.idleIntervalMillis, t.quietMillis + t.intervalMillis)).toBeLessThan(downAfter);
   });
 
   test('reaches the entrypoint as seconds and milliseconds', () => {
-    expect(sentinelGuardEnv(sentinelGuardTiming(2000, 1))).toEqual({ GUARD_INTERVAL: '0.500', GUARD_IDLE_INTERVAL: '0.666', GUARD_QUIET_MS: '666', GUARD_STALE_READS: '16' });
+    expect(sentinelGuardEnv(sentinelGuardTiming(2000, 1))).toEqual({ GUARD_INTERVAL: '0.500', GUARD_IDLE_INTERVAL: '1.000', GUARD_QUIET_MS: '666', GUARD_STALE_READS: '16' });
   });
 });
 

@@ -153,6 +153,9 @@ describe('partitions (network: netns, down-after 2000ms)', () => {
         return m !== master ? m : undefined;
       }, 60_000, 'a replica promoted');
       expect(replicas).toContain(next);
+    } catch (e) {
+      console.log(`[e2e] slow-failover failed; pod logs:\n${slow.dumpLogs(30)}`);
+      throw e;
     } finally {
       await slow.shutdown();
     }
