@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { kplus } from './plus';
+import * as k8s from './k8s-api';
 
 /** A PodDisruptionBudget (policy/v1) over the pods `selector` matches. */
 export function addDisruptionBudget(
@@ -7,13 +7,12 @@ export function addDisruptionBudget(
   id: string,
   selector: { [key: string]: string },
   budget: { readonly minAvailable?: number; readonly maxUnavailable?: number },
-): kplus.k8s.KubePodDisruptionBudget {
-  const count = (n?: number) => (n === undefined ? undefined : kplus.k8s.IntOrString.fromNumber(n));
-  return new kplus.k8s.KubePodDisruptionBudget(scope, id, {
+): k8s.KubePodDisruptionBudget {
+  return new k8s.KubePodDisruptionBudget(scope, id, {
     spec: {
       selector: { matchLabels: selector },
-      minAvailable: count(budget.minAvailable),
-      maxUnavailable: count(budget.maxUnavailable),
+      minAvailable: budget.minAvailable,
+      maxUnavailable: budget.maxUnavailable,
     },
   });
 }

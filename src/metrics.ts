@@ -1,7 +1,7 @@
 import { ApiObject, Duration, Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import { ComputeResources } from './compute-resources';
-import { addSecureContainer, env, kplus, namespaceEnv, resolveResources, secretEnv } from './plus';
+import { Service, addSecureContainer, env, httpProbe, namespaceEnv, resolveResources, secretEnv } from './workload';
 import { POD_NAMESPACE_ENV } from './cluster-dns';
 import { RedisInstance, announcedNameOf } from './redis-instance';
 import { TLS_DIR, TLS_FILES } from './tls';
@@ -61,12 +61,12 @@ export function addMetrics(scope: Construct, instances: RedisInstance[], groupLa
     { cpuRequestMillis: 10, cpuLimitMillis: 100, memoryRequest: Size.mebibytes(16), memoryLimit: Size.mebibytes(64) },
     options.exporterResources,
   );
-  const labelled = (service: kplus.Service, port: number) => {
+  const labelled = (service: Service, port: number) => {
     service.bind(port, { name: 'metrics', targetPort: port });
     service.metadata.addLabel(METRICS_LABEL, 'true');
     for (const [k, v] of Object.entries(groupLabels)) service.metadata.addLabel(k, v);
   };
-  instances.forEach((instance, i) => {
+  instances.forEach((instance) => {
     const exporter = addSecureContainer(instance._deployment, 'exporter', {
       image,
       uid: REDIS_EXPORTER_UID,
@@ -80,11 +80,11 @@ export function addMetrics(scope: Construct, instances: RedisInstance[], groupLa
           REDIS_EXPORTER_TLS_CLIENT_CERT_FILE: env(TLS_FILES.cert),
           REDIS_EXPORTER_TLS_CLIENT_KEY_FILE: env(TLS_FILES.key),
         } : {}),
-        ...(instance.auth ? { REDIS_PASSWORD: secretEnv(instance, `ExporterPassword${i}`, instance.auth.secretName, instance.auth.key) } : {}),
+        ...(instance.auth ? { REDIS_PASSWORD: secretEnv(instance.auth.secretName, instance.auth.key) } : {}),
       },
       ports: { metrics: REDIS_EXPORTER_PORT },
       resources,
-      liveness: kplus.Probe.fromHttpGet('/health', { port: REDIS_EXPORTER_PORT, periodSeconds: Duration.seconds(10) }),
+      liveness: httpProbe('/health', { port: REDIS_EXPORTER_PORT, period: Duration.seconds(10) }),
     });
     // The TLS volume already belongs to the pod; the exporter reads it through the pod's fsGroup.
     if (instance._tlsVolume) exporter.mount(TLS_DIR, instance._tlsVolume, { readOnly: true });

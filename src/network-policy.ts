@@ -1,6 +1,6 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import { kplus } from './plus';
+import * as k8s from './k8s-api';
 import { PodComponent, componentSelector } from './labels';
 import { REDIS_PORT } from './redis-instance';
 import { SENTINEL_PORT } from './sentinel-cluster';
@@ -31,9 +31,9 @@ export function addNetworkPolicies(scope: Construct, groupLabels: { [key: string
   }
   const pods = (component: PodComponent) => ({ podSelector: { matchLabels: componentSelector(groupLabels, component) } });
   const clients = { podSelector: { matchLabels: options.clientLabels } };
-  const tcp = (...ports: number[]) => ports.map((port) => ({ protocol: 'TCP', port: kplus.k8s.IntOrString.fromNumber(port) }));
-  const policy = (id: string, component: PodComponent, rules: kplus.k8s.NetworkPolicyIngressRule[]) =>
-    new kplus.k8s.KubeNetworkPolicy(scope, id, {
+  const tcp = (...ports: number[]) => ports.map((port) => ({ protocol: 'TCP', port }));
+  const policy = (id: string, component: PodComponent, rules: k8s.NetworkPolicyIngressRule[]) =>
+    new k8s.KubeNetworkPolicy(scope, id, {
       metadata: { labels: labelsOf[component] },
       spec: { podSelector: { matchLabels: componentSelector(groupLabels, component) }, policyTypes: ['Ingress'], ingress: rules },
     });

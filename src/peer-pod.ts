@@ -8,7 +8,11 @@ import { POD_NAMESPACE_ENV, serviceDnsNameDots } from './cluster-dns';
 import { RedisEngine } from './engine';
 import { labelObjects } from './labels';
 import { Persistence } from './persistence';
-import { WorkloadSpec, env, envOf, kplus, lookUpAsGivenFirst, mountConfigAndData, namespaceEnv, peerService, rollOnConfigChange, secureDeployment } from './plus';
+import * as k8s from './k8s-api';
+import {
+  ConfigMap, Container, Deployment, PersistentVolumeClaim, Service, WorkloadSpec, env, envOf, lookUpAsGivenFirst, mountConfigAndData, namespaceEnv,
+  peerService, rollOnConfigChange, secureDeployment,
+} from './workload';
 import { RedisTls } from './tls';
 
 /** The uid and gid of the Redis and Valkey images' own user, which Redis and sentinel pods run as. */
@@ -29,7 +33,7 @@ export interface PeerPodSpec {
   readonly port: { readonly name: string; readonly port: number };
   readonly persistence: Persistence;
   /** The component's ConfigMap; made after the Service and the claim, as the objects are written. */
-  readonly config: () => kplus.ConfigMap;
+  readonly config: () => ConfigMap;
   /** Where the ConfigMap and the claim are mounted. */
   readonly paths: { readonly config: string; readonly data: string };
   /** The domain of the names the pod looks up (its peers' announced names). */
@@ -39,18 +43,18 @@ export interface PeerPodSpec {
   /** The Deployment, given the name of the pod's Service. */
   readonly workload: (serviceName: string) => PeerWorkload;
   /** Mounts the component's own volumes, before the TLS files. */
-  readonly volumes?: (container: kplus.Container) => void;
+  readonly volumes?: (container: Container) => void;
   readonly tls?: RedisTls;
 }
 
 /** The objects of a peer pod. */
 export interface PeerPod {
-  readonly service: kplus.Service;
-  readonly claim: kplus.PersistentVolumeClaim;
-  readonly deployment: kplus.Deployment;
-  readonly container: kplus.Container;
+  readonly service: Service;
+  readonly claim: PersistentVolumeClaim;
+  readonly deployment: Deployment;
+  readonly container: Container;
   /** The TLS volume, when TLS is on, for the pod's other containers. */
-  readonly tlsVolume?: kplus.Volume;
+  readonly tlsVolume?: k8s.Volume;
 }
 
 /** Builds a peer pod under `scope`, whose children keep the ids `Service`, `Data`, `Deployment`. */
@@ -77,10 +81,10 @@ export function peerPod(scope: Construct, spec: PeerPodSpec): PeerPod {
   lookUpAsGivenFirst(deployment, serviceDnsNameDots(spec.clusterDomain));
   const container = deployment.containers[0];
   service.select(deployment);
-  mountConfigAndData(scope, container, config, claim, spec.paths);
+  mountConfigAndData(container, config, claim, spec.paths);
   rollOnConfigChange(deployment, config);
   spec.volumes?.(container);
-  const tlsVolume = spec.tls?._mount(scope, container, false);
+  const tlsVolume = spec.tls?._mount(container, false);
   labelObjects(scope, workload.labels);
   return { service, claim, deployment, container, tlsVolume };
 }

@@ -1,6 +1,7 @@
 import { Names, Size } from 'cdk8s';
 import { Construct } from 'constructs';
-import { kplus } from './plus';
+import * as k8s from './k8s-api';
+import { PersistentVolumeClaim } from './workload';
 import { checkSize, fail } from './validation';
 
 /** Options of a dynamically provisioned volume. */
@@ -55,29 +56,24 @@ export class Persistence {
   ) {}
 
   /** @internal Creates the claim (and its volume) for the pod of `scope`. */
-  public _bind(scope: Construct): kplus.PersistentVolumeClaim {
+  public _bind(scope: Construct): PersistentVolumeClaim {
     checkSize(scope, 'persistence.size', this.size);
-    let volume: kplus.IPersistentVolume | undefined;
+    let volumeName: string | undefined;
     if (this.hostDirectory !== undefined) {
       if (!this.hostDirectory.startsWith('/')) {
         fail(scope, 'persistence.directory', this.hostDirectory, 'must be an absolute path');
       }
-      const pv = new kplus.k8s.KubePersistentVolume(scope, 'Volume', {
+      const pv = new k8s.KubePersistentVolume(scope, 'Volume', {
         spec: {
-          capacity: { storage: kplus.k8s.Quantity.fromString(`${this.size.toMebibytes()}Mi`) },
+          capacity: { storage: `${this.size.toMebibytes()}Mi` },
           accessModes: ['ReadWriteOnce'],
           persistentVolumeReclaimPolicy: 'Retain',
           storageClassName: '',
           hostPath: { path: `${this.hostDirectory.replace(/\/+$/, '')}/${Names.toDnsLabel(scope)}`, type: 'Directory' },
         },
       });
-      volume = kplus.PersistentVolume.fromPersistentVolumeName(scope, 'VolumeRef', pv.name);
+      volumeName = pv.name;
     }
-    return new kplus.PersistentVolumeClaim(scope, 'Data', {
-      storage: this.size,
-      accessModes: [kplus.PersistentVolumeAccessMode.READ_WRITE_ONCE],
-      storageClassName: this.storageClassName,
-      volume,
-    });
+    return new PersistentVolumeClaim(scope, 'Data', { storage: this.size, storageClassName: this.storageClassName, volumeName });
   }
 }

@@ -6,7 +6,8 @@ import { PodComponent, instanceLabel, labelObjects, recommendedLabels } from './
 import { Persistence } from './persistence';
 import { ComputeResources } from './compute-resources';
 import { RedisEngine, chooseEngine } from './engine';
-import { env, kplus, resolveResources, scriptProbe, secretEnv } from './plus';
+import * as k8s from './k8s-api';
+import { ConfigMap, Container, Deployment, Service, env, memoryVolume, resolveResources, scriptProbe, secretEnv } from './workload';
 import { peerPod } from './peer-pod';
 import { DEFAULT_CLUSTER_DOMAIN, NamespaceSyntax, checkClusterDomain, serviceDnsName } from './cluster-dns';
 import { CHART_OWNED_DIRECTIVES, REDIS_PATHS, RedisProbeMode, renderRedisConf, renderRedisEntrypoint, renderRedisPreStop, renderRedisProbe } from './redis-config';
@@ -186,16 +187,16 @@ export class RedisInstance extends Construct implements IRedisInstance {
   public readonly claim: ApiObject;
   /** Labels that select this instance's pod, e.g. for `Pods.select(scope, id, { labels })` or a NetworkPolicy. */
   public readonly selectorLabels: { [key: string]: string };
-  /** @internal The cdk8s-plus Deployment, for the chart's own constructs. */
-  public readonly _deployment: kplus.Deployment;
-  /** @internal The cdk8s-plus Service, for the chart's own constructs. */
-  public readonly _service: kplus.Service;
+  /** @internal The Deployment, for the chart's own constructs. */
+  public readonly _deployment: Deployment;
+  /** @internal The Service, for the chart's own constructs. */
+  public readonly _service: Service;
   /** @internal The pod's TLS volume, when TLS is on, for the pod's other containers. */
-  public readonly _tlsVolume?: kplus.Volume;
+  public readonly _tlsVolume?: k8s.Volume;
 
   /** @internal The recommended labels of the instance's objects. */
   public _labels: { [key: string]: string };
-  private readonly container: kplus.Container;
+  private readonly container: Container;
   private discovery?: MasterDiscovery;
 
   constructor(scope: Construct, id: string, props: RedisInstanceProps = {}) {
@@ -226,7 +227,7 @@ export class RedisInstance extends Construct implements IRedisInstance {
     const pod = peerPod(this, {
       port: { name: 'redis', port: REDIS_PORT },
       persistence: props.persistence ?? Persistence.claim(),
-      config: () => new kplus.ConfigMap(this, 'Config', {
+      config: () => new ConfigMap(this, 'Config', {
         data: {
           'redis.conf': renderRedisConf({
             port: REDIS_PORT,
@@ -252,7 +253,7 @@ export class RedisInstance extends Construct implements IRedisInstance {
           MASTER_DISCOVERY_SECONDS: env(Math.ceil(discoveryMs / 1000)),
           ...(failoverOnShutdown ? { PRESTOP_WAIT_SECONDS: env(Math.floor(graceMs / 1000) - 10) } : {}),
           ...(this.replicaOf ? { INITIAL_MASTER_HOST: env(announcedNameOf(this.replicaOf)), INITIAL_MASTER_PORT: env(this.replicaOf.port) } : {}),
-          ...(this.auth ? { REDIS_PASSWORD: secretEnv(this, 'Password', this.auth.secretName, this.auth.key) } : {}),
+          ...(this.auth ? { REDIS_PASSWORD: secretEnv(this.auth.secretName, this.auth.key) } : {}),
           ...(this.tls ? { TLS_ARGS: env(this.tls._cliArgs()) } : {}),
         },
         ports: { redis: REDIS_PORT },
@@ -265,10 +266,7 @@ export class RedisInstance extends Construct implements IRedisInstance {
         terminationGracePeriod: Duration.millis(graceMs),
         labels,
       }),
-      volumes: (container) => container.mount(REDIS_PATHS.run, kplus.Volume.fromEmptyDir(this, 'Run', 'run', {
-        medium: kplus.EmptyDirMedium.MEMORY,
-        sizeLimit: Size.mebibytes(1),
-      })),
+      volumes: (container) => container.mount(REDIS_PATHS.run, memoryVolume('run', Size.mebibytes(1))),
       tls: this.tls,
     });
     this._service = pod.service;

@@ -5,7 +5,7 @@ import { RedisTls, TLS_FILES } from './tls';
 import { Persistence } from './persistence';
 import { ComputeResources } from './compute-resources';
 import { RedisEngine, chooseEngine } from './engine';
-import { env, kplus, resolveResources, secretEnv } from './plus';
+import { ConfigMap, Service, env, resolveResources, secretEnv } from './workload';
 import { INSTANCE_LABEL, PodComponent, componentSelector, groupLabelsOf, labelObjects, recommendedLabels } from './labels';
 import { IRedisInstance, RedisInstance, announcedNameOf } from './redis-instance';
 import { Sentinel, SentinelProps } from './sentinel';
@@ -206,7 +206,7 @@ export class SentinelCluster extends Construct implements ISentinelCluster {
       parallelSyncs,
       tls: this.tls ? TLS_FILES : undefined,
     });
-    const config = new kplus.ConfigMap(this, 'Config', {
+    const config = new ConfigMap(this, 'Config', {
       data: {
         'sentinel-global.conf': template.global,
         'sentinel-master.conf': template.master,
@@ -223,7 +223,7 @@ export class SentinelCluster extends Construct implements ISentinelCluster {
       { cpuRequestMillis: 50, cpuLimitMillis: 250, memoryRequest: Size.mebibytes(32), memoryLimit: Size.mebibytes(128) },
       props.resources,
     );
-    const password = this.auth ? secretEnv(this, 'Password', this.auth.secretName, this.auth.key) : undefined;
+    const password = this.auth ? secretEnv(this.auth.secretName, this.auth.key) : undefined;
     const sentinelProps: Omit<SentinelProps, 'guard'> = {
       config,
       image,
@@ -255,9 +255,9 @@ export class SentinelCluster extends Construct implements ISentinelCluster {
     const announced = sentinels.map((sentinel) => sentinel.announcedName);
     for (const sentinel of sentinels) sentinel.knowPeers(announced);
 
-    const headless = new kplus.Service(this, 'Service', {
+    const headless = new Service(this, 'Service', {
       clusterIP: 'None',
-      ports: [{ name: 'sentinel', port: SENTINEL_PORT, targetPort: SENTINEL_PORT }],
+      ports: [{ name: 'sentinel', port: SENTINEL_PORT }],
     });
     for (const [key, value] of Object.entries(selector)) headless.selectLabel(key, value);
     this.service = ApiObject.of(headless);

@@ -4,7 +4,10 @@ import { HAPROXY_PATHS, renderHaproxyConf, renderQuorumGuardLua, sentinelCheckMi
 import { TLS_FILES } from './tls';
 import { ComputeResources } from './compute-resources';
 import { ProxyEngine, chooseProxyEngine } from './engine';
-import { env, kplus, lookUpAsGivenFirst, namespaceEnv, resolveResources, rollOnConfigChange, secretEnv, secureDeployment } from './plus';
+import {
+  ConfigMap, Deployment, Service, configMapVolume, env, httpProbe, lookUpAsGivenFirst, namespaceEnv, resolveResources, rollOnConfigChange, secretEnv,
+  secureDeployment,
+} from './workload';
 import { INSTANCE_LABEL, PodComponent, componentSelector, labelObjects, recommendedLabels } from './labels';
 import { REDIS_PORT } from './redis-instance';
 import { ISentinelCluster } from './sentinel-cluster';
@@ -126,10 +129,10 @@ export class SentinelProxy extends Construct {
   public readonly selectorLabels: { [key: string]: string };
   /** @internal The recommended labels of the proxy's objects. */
   public readonly _labels: { [key: string]: string };
-  /** @internal The cdk8s-plus Deployment, for the chart's own constructs. */
-  public readonly _deployment: kplus.Deployment;
-  /** @internal The cdk8s-plus Service, for the chart's own constructs. */
-  public readonly _service: kplus.Service;
+  /** @internal The Deployment, for the chart's own constructs. */
+  public readonly _deployment: Deployment;
+  /** @internal The Service, for the chart's own constructs. */
+  public readonly _service: Service;
   /** The read-only listener's port on the same Service, when `readReplicas` is on. */
   public readonly readReplicasPort?: number;
   /** The HAProxy the pods run. */
@@ -157,7 +160,7 @@ export class SentinelProxy extends Construct {
     if (props.serviceName !== undefined) checkServiceName(this, 'serviceName', props.serviceName);
     const fqdn = (service: string) => serviceDnsName(this, service, clusterDomain, NamespaceSyntax.HAPROXY);
 
-    const config = new kplus.ConfigMap(this, 'Config', {
+    const config = new ConfigMap(this, 'Config', {
       data: {
         'haproxy.cfg': renderHaproxyConf({
           port: REDIS_PORT,
@@ -186,10 +189,10 @@ export class SentinelProxy extends Construct {
     });
 
     const labels = this._labels = recommendedLabels(sentinels.groupLabels[INSTANCE_LABEL], PodComponent.PROXY, image);
-    const health = (path: string, failureThreshold: number) => kplus.Probe.fromHttpGet(path, {
+    const health = (path: string, failureThreshold: number) => httpProbe(path, {
       port: PROXY_HEALTH_PORT,
-      periodSeconds: Duration.seconds(2),
-      timeoutSeconds: Duration.seconds(2),
+      period: Duration.seconds(2),
+      timeout: Duration.seconds(2),
       failureThreshold,
     });
     this._deployment = secureDeployment(this, 'Deployment', {
@@ -199,7 +202,7 @@ export class SentinelProxy extends Construct {
       env: {
         BIND_ADDRESS: env('0.0.0.0'),
         POD_NAMESPACE: namespaceEnv(),
-        ...(sentinels.auth ? { REDIS_PASSWORD: secretEnv(this, 'Password', sentinels.auth.secretName, sentinels.auth.key) } : {}),
+        ...(sentinels.auth ? { REDIS_PASSWORD: secretEnv(sentinels.auth.secretName, sentinels.auth.key) } : {}),
       },
       ports: {
         redis: REDIS_PORT,
@@ -220,18 +223,18 @@ export class SentinelProxy extends Construct {
     lookUpAsGivenFirst(this._deployment, serviceDnsNameDots(clusterDomain));
     this._deployment.containers[0].mount(
       HAPROXY_PATHS.config,
-      kplus.Volume.fromConfigMap(this, 'ConfigVolume', config, { name: 'config', defaultMode: 0o444 }),
+      configMapVolume('config', config),
       { readOnly: true },
     );
     rollOnConfigChange(this._deployment, config);
-    sentinels.tls?._mount(this, this._deployment.containers[0], true);
+    sentinels.tls?._mount(this._deployment.containers[0], true);
 
-    this._service = new kplus.Service(this, 'Service', {
+    this._service = new Service(this, 'Service', {
       metadata: props.serviceName ? { name: props.serviceName } : undefined,
       clusterIP: 'None',
       ports: [
-        { name: 'redis', port: REDIS_PORT, targetPort: REDIS_PORT },
-        ...(props.readReplicas ? [{ name: 'redis-replicas', port: PROXY_READ_REPLICAS_PORT, targetPort: PROXY_READ_REPLICAS_PORT }] : []),
+        { name: 'redis', port: REDIS_PORT },
+        ...(props.readReplicas ? [{ name: 'redis-replicas', port: PROXY_READ_REPLICAS_PORT }] : []),
       ],
     });
     if (props.serviceName !== undefined) checkUniqueServiceName(this, 'serviceName', ApiObject.of(this._service));

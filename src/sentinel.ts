@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { RedisTls } from './tls';
 import { Persistence } from './persistence';
 import { RedisEngine } from './engine';
-import { ResolvedResources, env, envOf, kplus, scriptProbe } from './plus';
+import { ConfigMap, Container, Deployment, EnvValue, ResolvedResources, env, envOf, scriptProbe } from './workload';
 import { peerPod } from './peer-pod';
 import { SENTINEL_PATHS, SentinelProbeMode, sentinelId } from './sentinel-config';
 import { SentinelGuardTiming, sentinelGuardEnv } from './sentinel-guard';
@@ -12,20 +12,20 @@ import { NamespaceSyntax, serviceDnsName } from './cluster-dns';
 /** What the sentinels of one cluster share; built by the SentinelCluster. */
 export interface SentinelProps {
   /** The cluster's ConfigMap: sentinel.conf templates and scripts. */
-  readonly config: kplus.ConfigMap;
+  readonly config: ConfigMap;
   readonly image: string;
   /** The server; its binaries' names reach the scripts through the env. */
   readonly engine: RedisEngine;
   readonly port: number;
   /** What the sentinel monitors (master name, quorum, the instances), in the order of the pod's env. */
-  readonly monitor: { [name: string]: kplus.EnvValue };
+  readonly monitor: { [name: string]: EnvValue };
   readonly persistence: Persistence;
   readonly resources: ResolvedResources;
   readonly terminationGracePeriod: Duration;
   readonly labels: { [key: string]: string };
   readonly clusterDomain: string;
   /** The password, read from the cluster's Secret reference. */
-  readonly password?: kplus.EnvValue;
+  readonly password?: EnvValue;
   readonly tls?: RedisTls;
   /** When the guard around this sentinel restarts it (see sentinel-guard.ts). */
   readonly guard: SentinelGuardTiming;
@@ -41,8 +41,8 @@ export class Sentinel extends Construct {
   public readonly host: string;
   /** The name the sentinel announces: `<service>.<namespace>.svc.<clusterDomain>`. */
   public readonly announcedName: string;
-  public readonly deployment: kplus.Deployment;
-  private readonly container: kplus.Container;
+  public readonly deployment: Deployment;
+  private readonly container: Container;
 
   constructor(scope: Construct, id: string, props: SentinelProps) {
     super(scope, id);

@@ -1,4 +1,5 @@
 import { ApiObject, JsonPatch } from 'cdk8s';
+import * as k8s from './k8s-api';
 
 /** How strictly pods of one component avoid sharing a node. */
 export enum AntiAffinity {
@@ -29,17 +30,17 @@ export interface SpreadOptions {
 export function applySpread(deployment: ApiObject, selector: { [key: string]: string }, options: SpreadOptions = {}): void {
   const labelSelector = { matchLabels: selector };
   const patches: JsonPatch[] = [];
-  const term = { labelSelector, topologyKey: 'kubernetes.io/hostname' };
+  const term: k8s.PodAffinityTerm = { labelSelector, topologyKey: 'kubernetes.io/hostname' };
   switch (options.antiAffinity ?? AntiAffinity.PREFERRED) {
     case AntiAffinity.PREFERRED:
       patches.push(JsonPatch.add('/spec/template/spec/affinity', {
         podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term }] },
-      }));
+      } satisfies k8s.Affinity));
       break;
     case AntiAffinity.REQUIRED:
       patches.push(JsonPatch.add('/spec/template/spec/affinity', {
         podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term] },
-      }));
+      } satisfies k8s.Affinity));
       break;
     case AntiAffinity.NONE:
       break;
@@ -47,7 +48,7 @@ export function applySpread(deployment: ApiObject, selector: { [key: string]: st
   if (options.acrossZones ?? true) {
     patches.push(JsonPatch.add('/spec/template/spec/topologySpreadConstraints', [{
       maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector,
-    }]));
+    }] satisfies k8s.TopologySpreadConstraint[]));
   }
   if (patches.length > 0) deployment.addJsonPatch(...patches);
 }

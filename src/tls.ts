@@ -1,5 +1,6 @@
 import { Construct } from 'constructs';
-import { kplus } from './plus';
+import * as k8s from './k8s-api';
+import { Container, secretVolume } from './workload';
 import { checkSecretKey, checkSecretName } from './validation';
 
 /** Where the TLS files are mounted in every pod. */
@@ -67,19 +68,15 @@ export class RedisTls {
    * the pod's fsGroup; for HAProxy also {@link TLS_FILES.haproxyCert}. Returns the volume, which
    * other containers of the pod may mount too.
    */
-  public _mount(scope: Construct, container: kplus.Container, forHaproxy: boolean): kplus.Volume {
-    const secret = kplus.Secret.fromSecretName(scope, 'TlsSecret', this.secretName);
-    const items: { [key: string]: kplus.PathMapping } = {
-      [this.certKey]: { path: 'tls.crt' },
-      [this.keyKey]: { path: 'tls.key' },
-      [this.caKey]: { path: 'ca.crt' },
-    };
-    const volume = kplus.Volume.fromSecret(scope, 'TlsVolume', secret, { name: 'tls', defaultMode: 0o440, items });
+  public _mount(container: Container, forHaproxy: boolean): k8s.Volume {
+    const volume = secretVolume('tls', this.secretName, {
+      [this.certKey]: 'tls.crt',
+      [this.keyKey]: 'tls.key',
+      [this.caKey]: 'ca.crt',
+    });
     container.mount(TLS_DIR, volume, { readOnly: true });
     if (forHaproxy) {
-      const keyVolume = kplus.Volume.fromSecret(scope, 'TlsKeyVolume', secret, {
-        name: 'tls-haproxy', defaultMode: 0o440, items: { [this.certKey]: { path: 'tls.crt' }, [this.keyKey]: { path: 'tls.crt.key' } },
-      });
+      const keyVolume = secretVolume('tls-haproxy', this.secretName, { [this.certKey]: 'tls.crt', [this.keyKey]: 'tls.crt.key' });
       container.mount(TLS_FILES.haproxyCert.replace(/\/tls\.crt$/, ''), keyVolume, { readOnly: true });
     }
     return volume;

@@ -20,7 +20,7 @@ timed() {
 rosetta=$jsii_out/rosetta
 mkdir -p "$rosetta/node_modules/@types"
 ln -s "$PWD" "$rosetta/node_modules/cdk8s-redis-ha"
-for pkg in cdk8s constructs cdk8s-plus-27 cdk8s-plus-33 @types/node; do ln -s "$PWD/node_modules/$pkg" "$rosetta/node_modules/$pkg"; done
+for pkg in cdk8s constructs cdk8s-plus-33 @types/node; do ln -s "$PWD/node_modules/$pkg" "$rosetta/node_modules/$pkg"; done
 rm -f .jsii.tabl.json
 # jsii-rosetta 5.9 warns of missing packages with an empty list when none is missing: that line is dropped.
 timed rosetta npx jsii-rosetta extract --strict --directory "$rosetta" .jsii \
