@@ -1,7 +1,7 @@
 import { readFileSync } from 'fs';
 import { builtinModules } from 'module';
 import { dirname, join, normalize } from 'path';
-import { PackedPackage, packPackage, run } from './util/consumer-app';
+import { PackedPackage, installedPackages, npmInitApp, npmInstall, packPackage, run } from './util/consumer-app';
 import { tempDir } from './util/temp';
 
 /** The modules a TypeScript user's compiler loads from the package: the .d.ts files reachable from its `types`. */
@@ -28,15 +28,18 @@ describe('the published package', () => {
     run(['tar', '-xzf', packed.tarball, '-C', unpacked, '--strip-components=1'], unpacked);
   }, 120_000);
 
-  test('its public API names no cdk8s-plus type: only cdk8s, constructs and its own modules', () => {
+  test('its public API names no cdk8s-plus type and none of the chart\'s own Kubernetes API types: only cdk8s, constructs and its own modules', () => {
     const graph = declarationGraph(unpacked, packed.manifest.types);
     expect(graph.size).toBeGreaterThan(5);
     const external = new Set([...graph.values()].flat().filter((s) => !s.startsWith('.')));
     expect([...external].sort()).toEqual(['cdk8s', 'constructs']);
+    // lib/k8s-api.d.ts (and the module that builds on it) are shipped, for the code, but no public type leads there.
+    expect(packed.files).toContain('lib/k8s-api.d.ts');
+    expect([...graph.keys()].filter((f) => /(^|\/)(k8s-api|workload)\.d\.ts$/.test(f))).toEqual([]);
   });
 
   test('ships the library, its types, its jsii assembly, README and LICENSE; not the app that writes dist/ (lib/main.js)', () => {
-    const outside = packed.files.filter((f) => !/^lib\/[-a-z]+\.(js|d\.ts)$/.test(f));
+    const outside = packed.files.filter((f) => !/^lib\/[-a-z0-9]+\.(js|d\.ts)$/.test(f));
     expect(outside).toEqual(['.jsii', 'LICENSE', 'README.md', 'package.json']);
     expect(packed.files).toContain('lib/index.js');
     expect(packed.files).toContain('lib/index.d.ts');
@@ -80,12 +83,27 @@ describe('the published package', () => {
     }
     const builtin = new Set(builtinModules);
     const external = [...required].filter((d) => !builtin.has(d.replace(/^node:/, ''))).sort();
-    const declared = [...Object.keys(packed.manifest.dependencies), ...Object.keys(packed.manifest.peerDependencies)].sort();
+    const declared = [...Object.keys(packed.manifest.dependencies ?? {}), ...Object.keys(packed.manifest.peerDependencies)].sort();
     expect(external).toEqual(declared);
   });
 
-  test('cdk8s-plus-27 is a dependency, installed with it; cdk8s and constructs are the app\'s own (peers)', () => {
-    expect(Object.keys(packed.manifest.dependencies)).toEqual(['cdk8s-plus-27']);
+  test('it has no dependencies of its own: cdk8s and constructs are the app\'s (peers)', () => {
+    expect(packed.manifest.dependencies ?? {}).toEqual({});
+    expect(packed.manifest.bundleDependencies ?? packed.manifest.bundledDependencies).toBeUndefined();
     expect(Object.keys(packed.manifest.peerDependencies).sort()).toEqual(['cdk8s', 'constructs']);
   });
+
+  // What a user's `npm install cdk8s-redis-ha` does to a `cdk8s init typescript-app` app: it adds the
+  // package and nothing else (no second cdk8s-plus, no stranger's install script).
+  test('npm installs it into a `cdk8s init` app as one package: nothing else added or removed, no install script', () => {
+    const app = npmInitApp();
+    const before = installedPackages(app);
+    expect(before).toEqual(expect.arrayContaining(['node_modules/cdk8s', 'node_modules/cdk8s-plus-33', 'node_modules/constructs']));
+    const printed = npmInstall(app, [packed.tarball]);
+    const after = installedPackages(app);
+    expect({ added: after.filter((p) => !before.includes(p)), removed: before.filter((p) => !after.includes(p)) })
+      .toEqual({ added: ['node_modules/cdk8s-redis-ha'], removed: [] });
+    expect(printed).toMatch(/added 1 package/);
+    expect(printed).not.toMatch(/install.?script/i);
+  }, 300_000);
 });
