@@ -24,6 +24,7 @@ import { PartitionFigure, measurePartition } from './partition';
 import { UpgradeFigure, measureUpgrade } from './upgrade';
 import { failoverSvg } from './svg';
 import { SynthFigures, measureSynth } from './synth';
+import { KUBERNETES_API_RANGE } from '../src/k8s-api';
 import { EngineFigure, measureEngines } from './engines';
 
 const ROOT = path.join(__dirname, '..');
@@ -96,7 +97,7 @@ function versions() {
     haproxy: sh('haproxy', ['-v']).split('\n')[0],
     node: process.version,
     cdk8s: pkgVersion('cdk8s'),
-    cdk8sPlus27: pkgVersion('cdk8s-plus-27'),
+    kubernetesApi: `${KUBERNETES_API_RANGE.oldest} to ${KUBERNETES_API_RANGE.newest}`,
     cdk8sCli: pkgVersion('cdk8s-cli'),
   };
 }

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'child_process';
-import { mkdtempSync, rmSync } from 'fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 
@@ -8,8 +8,13 @@ export interface SynthFigures {
   readonly ms: Record<string, number>;
   /** Peak resident memory (MiB) of the process that did it. */
   readonly rssMb: Record<string, number>;
-  /** Median wall time (ms) of `cdk8s synth` of the default app (compiled JavaScript). */
+  /** Median wall time (ms) of `cdk8s synth` of the default app (compiled JavaScript), of 5 runs in turns with the others. */
   readonly cliMs: number;
+  /**
+   * The same CLI, in the same run, synthesizing an empty app (a cdk8s `App` with no chart): what
+   * `cdk8s synth` costs before the chart's first object, the floor of {@link cliMs}.
+   */
+  readonly cliEmptyMs: number;
   /** The same with the app run through ts-node (compiling TypeScript on every synth). */
   readonly cliTsNodeMs: number;
 }
@@ -21,15 +26,21 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-function timeCommand(cmd: string, args: string[], runs = 3): number {
-  const times: number[] = [];
+/**
+ * Median wall time (ms) of each command, the commands run in turns (a, b, c, a, b, c, ...) so that a
+ * change of load during the runs (other work on a shared machine) weighs on each of them alike.
+ */
+function timeInTurns(commands: Array<[string, string[]]>, runs: number): number[] {
+  const times: number[][] = commands.map(() => []);
   for (let i = 0; i < runs; i++) {
-    const start = Date.now();
-    const r = spawnSync(cmd, args, { cwd: ROOT, stdio: 'ignore', timeout: 120_000 });
-    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}`);
-    times.push(Date.now() - start);
+    commands.forEach(([cmd, args], c) => {
+      const start = Date.now();
+      const r = spawnSync(cmd, args, { cwd: ROOT, stdio: 'ignore', timeout: 120_000 });
+      if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}`);
+      times[c].push(Date.now() - start);
+    });
   }
-  return median(times);
+  return times.map(median);
 }
 
 export function measureSynth(): SynthFigures {
@@ -45,8 +56,14 @@ export function measureSynth(): SynthFigures {
   }
   const out = mkdtempSync(join(tmpdir(), 'bench-synth-'));
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'ignore' });
-  const cliMs = timeCommand('npx', ['--no-install', 'cdk8s', 'synth', '-o', out]);
-  const cliTsNodeMs = timeCommand('npx', ['--no-install', 'cdk8s', 'synth', '-o', out, '--app', 'npx ts-node src/main.ts']);
+  // The empty app loads the same cdk8s as the chart's app (this repository's), and nothing else.
+  const emptyApp = join(out, 'empty-app.js');
+  writeFileSync(emptyApp, `const { App } = require(${JSON.stringify(require.resolve('cdk8s'))});\nnew App().synth();\n`);
+  const [cliMs, cliEmptyMs, cliTsNodeMs] = timeInTurns([
+    ['npx', ['--no-install', 'cdk8s', 'synth', '-o', join(out, 'chart')]],
+    ['npx', ['--no-install', 'cdk8s', 'synth', '-o', join(out, 'empty'), '--app', `node ${emptyApp}`]],
+    ['npx', ['--no-install', 'cdk8s', 'synth', '-o', join(out, 'chart-ts'), '--app', 'npx ts-node src/main.ts']],
+  ], 5);
   rmSync(out, { recursive: true, force: true });
-  return { ms, rssMb, cliMs, cliTsNodeMs };
+  return { ms, rssMb, cliMs, cliTsNodeMs, cliEmptyMs };
 }
