@@ -67,7 +67,8 @@ export function sentinelGuardEnv(t: SentinelGuardTiming): { [name: string]: stri
  * - `stale_answers` prints `quiet` or `held` when the sentinel holds a peer's "master down" answer
  *   while it sees the master up (no SDOWN, ODOWN or failover of its own), and nothing otherwise;
  *   one client call a read, parsed by the shell itself;
- * - `guard PID` watches the sentinel PID and stops it (TERM) when it must restart, then returns 0.
+ * - `guard PID` watches the sentinel PID and stops it (TERM) when it must restart, or when the
+ *   entrypoint is gone (killed: in a container the kernel would end its children too), then returns 0.
  */
 export function renderSentinelGuardFns(): string {
   return `stale_answers() {
@@ -93,7 +94,8 @@ export function renderSentinelGuardFns(): string {
 
 guard() {
   held=0
-  while kill -0 "$1" 2>/dev/null; do
+  # Ends with the sentinel, or with the entrypoint ($$): then it stops the sentinel, which is no one's child any more.
+  while kill -0 "$1" 2>/dev/null && kill -0 "$$" 2>/dev/null; do
     if [ "$held" -gt 0 ]; then sleep "$GUARD_INTERVAL"; else sleep "$GUARD_IDLE_INTERVAL"; fi
     case "$(stale_answers || true)" in
       quiet) log "restarting the sentinel: it holds stale 'master down' answers and its master link is silent"; break ;;

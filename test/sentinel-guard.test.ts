@@ -82,6 +82,14 @@ describe('the sentinel entrypoint\'s guard', () => {
   }
   const peerFlags = (host: string) => redisCli(host, PORT, ['SENTINEL', 'sentinels', NAME]).split('\n').filter((_, i, a) => a[i - 1] === 'flags');
   const sentinelPid = (host: string) => /process_id:(\d+)/.exec(redisCli(host, PORT, ['INFO', 'server']))?.[1];
+  const processAlive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   const restarts = (p: RealProcess) => p.output().split('\n').filter((l) => l.includes('restarting the sentinel'));
 
   /** Kills the master and waits until the guarded sentinel names the replica; returns its pid before. */
@@ -119,6 +127,17 @@ describe('the sentinel entrypoint\'s guard', () => {
     await sleeper.exitCode(5000);
     await guarded.waitUntil('the restarted sentinel answers', () => sentinelPid(GUARDED) !== undefined && sentinelPid(GUARDED) !== pid, 10_000);
     expect(namedMaster(GUARDED, PORT, NAME)).toBe(`${REPLICA} ${REDIS_PORT}`);
+  }, 90_000);
+
+  test('stops the sentinel when the entrypoint is killed alone', async () => {
+    const { guarded } = await topology({ GUARD_QUIET_MS: '300', GUARD_STALE_READS: '0' });
+    const pid = Number(sentinelPid(GUARDED));
+    // SIGKILL to the entrypoint only (a container runtime would end its children too; a test harness may not).
+    process.kill(guarded.pid, 'SIGKILL');
+    await guarded.exitCode(5000);
+    const deadline = Date.now() + 10_000;
+    while (processAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(processAlive(pid)).toBe(false);
   }, 90_000);
 
   test('leaves a sentinel without stale answers alone, and stops with it on TERM', async () => {
