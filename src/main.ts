@@ -1,5 +1,5 @@
 import { App, Chart } from 'cdk8s';
-import { RedisHa } from './redis-ha';
+import { RedisHa } from './sentinel/redis-ha';
 
 /** The default chart written to dist/ by `cdk8s synth`. */
 export function buildApp(outdir?: string): App {

@@ -1,11 +1,11 @@
 import { ApiObject, Duration, Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import { ComputeResources } from './compute-resources';
-import { Service, addSecureContainer, env, httpProbe, namespaceEnv, resolveResources, secretEnv } from './workload';
-import { POD_NAMESPACE_ENV } from './cluster-dns';
-import { RedisInstance, announcedNameOf } from './redis-instance';
-import { TLS_DIR, TLS_FILES } from './tls';
-import { PROXY_HEALTH_PORT, SentinelProxy } from './sentinel-proxy';
+import { Deployment, Service, addSecureContainer, env, httpProbe, namespaceEnv, resolveResources, secretEnv } from './workload';
+import { NamespaceSyntax, POD_NAMESPACE_ENV, serviceDnsName } from './cluster-dns';
+import { RedisAuth } from './auth';
+import * as k8s from './k8s-api';
+import { RedisTls, TLS_DIR, TLS_FILES } from './tls';
 import { INSTANCE_LABEL, recommendedLabels } from './labels';
 import { checkDurationMs, checkImage, checkLabels, fail } from './validation';
 
@@ -49,12 +49,38 @@ export interface MetricsOptions {
   readonly interval?: Duration;
 }
 
+/** A Redis or Valkey pod of the chart, as its exporter sidecar reaches it: a Sentinel-mode instance or a cluster node. */
+export interface ExportedServer {
+  /** The name of the server's own Service. */
+  readonly host: string;
+  readonly port: number;
+  readonly clusterDomain: string;
+  readonly auth?: RedisAuth;
+  readonly tls?: RedisTls;
+  /** @internal */
+  readonly _deployment: Deployment;
+  /** @internal */
+  readonly _service: Service;
+  /** @internal */
+  readonly _tlsVolume?: k8s.Volume;
+}
+
+/** Where the exporters scrape, and what else the ServiceMonitor selects. */
+export interface MetricsTargets {
+  /** The chart's servers, each given an exporter sidecar. */
+  readonly servers: ExportedServer[];
+  /** The exporter asks every node of the cluster (`REDIS_EXPORTER_IS_CLUSTER`) for cluster metrics. */
+  readonly cluster?: boolean;
+  /** @internal Services that already serve `/metrics` on a port of theirs (the proxy's, from HAProxy's own exporter). */
+  readonly otherServices?: Array<{ readonly service: Service; readonly port: number }>;
+}
+
 /**
  * Adds an exporter sidecar to every Redis pod, a `metrics` port to every
- * Redis Service and to the proxy Service (HAProxy's `/metrics` on its health
+ * Redis Service and to the other Services given (the proxy's: HAProxy's `/metrics` on its health
  * port), and optionally a ServiceMonitor selecting them.
  */
-export function addMetrics(scope: Construct, instances: RedisInstance[], groupLabels: { [key: string]: string }, proxy: SentinelProxy, options: MetricsOptions): void {
+export function addMetrics(scope: Construct, targets: MetricsTargets, groupLabels: { [key: string]: string }, options: MetricsOptions): void {
   const image = checkImage(scope, 'metrics.exporterImage', options.exporterImage ?? DEFAULT_REDIS_EXPORTER_IMAGE);
   const intervalMs = checkDurationMs(scope, 'metrics.interval', options.interval ?? Duration.seconds(30));
   const resources = resolveResources(
@@ -66,7 +92,7 @@ export function addMetrics(scope: Construct, instances: RedisInstance[], groupLa
     service.metadata.addLabel(METRICS_LABEL, 'true');
     for (const [k, v] of Object.entries(groupLabels)) service.metadata.addLabel(k, v);
   };
-  instances.forEach((instance) => {
+  targets.servers.forEach((instance) => {
     const exporter = addSecureContainer(instance._deployment, 'exporter', {
       image,
       uid: REDIS_EXPORTER_UID,
@@ -74,7 +100,10 @@ export function addMetrics(scope: Construct, instances: RedisInstance[], groupLa
         // With TLS the exporter verifies the server's certificate against the host it dials, and the
         // certificate names the Services (README): dial the instance's own Service, which selects only this pod.
         ...(instance.tls ? { [POD_NAMESPACE_ENV]: namespaceEnv() } : {}),
-        REDIS_ADDR: env(instance.tls ? `rediss://${announcedNameOf(instance)}:${instance.port}` : `redis://localhost:${instance.port}`),
+        REDIS_ADDR: env(instance.tls
+          ? `rediss://${serviceDnsName(instance._service, instance.host, instance.clusterDomain, NamespaceSyntax.KUBERNETES)}:${instance.port}`
+          : `redis://localhost:${instance.port}`),
+        ...(targets.cluster ? { REDIS_EXPORTER_IS_CLUSTER: env('true') } : {}),
         ...(instance.tls ? {
           REDIS_EXPORTER_TLS_CA_CERT_FILE: env(TLS_FILES.ca),
           REDIS_EXPORTER_TLS_CLIENT_CERT_FILE: env(TLS_FILES.cert),
@@ -90,7 +119,7 @@ export function addMetrics(scope: Construct, instances: RedisInstance[], groupLa
     if (instance._tlsVolume) exporter.mount(TLS_DIR, instance._tlsVolume, { readOnly: true });
     labelled(instance._service, REDIS_EXPORTER_PORT);
   });
-  labelled(proxy._service, PROXY_HEALTH_PORT);
+  for (const other of targets.otherServices ?? []) labelled(other.service, other.port);
 
   if (options.serviceMonitorLabels !== undefined) {
     checkLabels(scope, 'metrics.serviceMonitorLabels', options.serviceMonitorLabels);

@@ -24,16 +24,38 @@ export const ROLLOUT_CLIENT_PREFIX = 'redis-ha-rollout-';
  * set when the chart has a password.
  */
 export function renderRolloutFns(): string {
-  return `# --- waiting for a turn to stop (see rollout-script.ts)
-rollout_holder=""
-# The master a sentinel names, as "HOST PORT"; the first sentinel that answers wins.
+  return renderQueueFns(SENTINEL_QUEUE_HOST_FN, SENTINELS_SERVING_FN);
+}
+
+/** The Sentinel mode's queue host: the master a sentinel names. */
+const SENTINEL_QUEUE_HOST_FN = `# The master a sentinel names, as "HOST PORT"; the first sentinel that answers wins.
 rollout_master() {
   for s in $SENTINEL_HOSTS; do
     set -- $(timeout 3 ${REDIS_CLI} -h "$s" -p "$SENTINEL_PORT" --raw SENTINEL get-master-addr-by-name "$MASTER_NAME" 2>/dev/null | tr '\\n' ' ')
     if [ "$#" -eq 2 ]; then echo "$1 $2"; return 0; fi
   done
   return 1
-}
+}`;
+
+/** The Sentinel mode's check that the other sentinels serve. */
+const SENTINELS_SERVING_FN = `# Every other sentinel answers and names a master.
+sentinels_serving() {
+  for s in $SENTINEL_HOSTS; do
+    [ "$s" = "$ANNOUNCE_HOST" ] && continue
+    set -- $(timeout 3 ${REDIS_CLI} -h "$s" -p "$SENTINEL_PORT" --raw SENTINEL get-master-addr-by-name "$MASTER_NAME" 2>/dev/null | tr '\\n' ' ')
+    [ "$#" -eq 2 ] || return 1
+  done
+}`;
+
+/**
+ * The queue functions of {@link renderRolloutFns} around a mode's own `rollout_master` (`queueHostFn`:
+ * prints "HOST PORT" of the server that holds the queues) and its own checks (`extraFns`). The
+ * cluster mode keeps its queues on the master owning slot 0.
+ */
+export function renderQueueFns(queueHostFn: string, extraFns: string): string {
+  return `# --- waiting for a turn to stop (see rollout-script.ts)
+rollout_holder=""
+${queueHostFn}
 # rollout_queue HOST PORT QUEUE: the announced hosts waiting in QUEUE on HOST, first come first.
 rollout_queue() {
   timeout 3 ${REDIS_CLI} -h "$1" -p "$2" CLIENT LIST 2>/dev/null | tr -d '\\r' |
@@ -86,13 +108,6 @@ redis_in_sync() {
   esac
   return 1
 }
-# Every other sentinel answers and names a master.
-sentinels_serving() {
-  for s in $SENTINEL_HOSTS; do
-    [ "$s" = "$ANNOUNCE_HOST" ] && continue
-    set -- $(timeout 3 ${REDIS_CLI} -h "$s" -p "$SENTINEL_PORT" --raw SENTINEL get-master-addr-by-name "$MASTER_NAME" 2>/dev/null | tr '\\n' ' ')
-    [ "$#" -eq 2 ] || return 1
-  done
-}
+${extraFns}
 # --- end of rollout functions`;
 }

@@ -1,4 +1,4 @@
-import { HaproxyConfValues, belowRegex, renderHaproxyConf, renderQuorumGuardLua } from '../src/haproxy-config';
+import { HaproxyConfValues, belowRegex, renderHaproxyConf, renderQuorumGuardLua } from '../src/sentinel/haproxy-config';
 import { copyFileSync } from 'fs';
 import { join } from 'path';
 import { makeCerts } from './util/certs';

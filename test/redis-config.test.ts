@@ -1,7 +1,8 @@
 import { spawnSync } from 'child_process';
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'fs';
 import { join } from 'path';
-import { REDIS_PATHS, RedisProbeMode, quoteConfValue, renderRedisConf, renderRedisEntrypoint, renderRedisPreStop, renderRedisProbe } from '../src/redis-config';
+import { REDIS_PATHS, quoteConfValue } from '../src/server-config';
+import { RedisProbeMode, renderRedisConf, renderRedisEntrypoint, renderRedisPreStop, renderRedisProbe } from '../src/sentinel/redis-config';
 import { RealProcess } from './util/process';
 import { redisCli } from './util/redis-cli';
 import { namedMaster, startRedis, startSentinel } from './util/servers';

@@ -1,6 +1,6 @@
 import { Chart, Duration, Size, Testing } from 'cdk8s';
 import { Persistence, RedisAuth, RedisInstance } from '../src';
-import { renderRedisPreStop } from '../src/redis-config';
+import { renderRedisPreStop } from '../src/sentinel/redis-config';
 import { envOf, ofKind } from './util/synth';
 
 function synth(build: (chart: any) => void) {

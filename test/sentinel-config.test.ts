@@ -1,7 +1,7 @@
 import { spawnSync } from 'child_process';
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'fs';
 import { join } from 'path';
-import { SENTINEL_PATHS, SentinelProbeMode, renderSentinelConf, renderSentinelEntrypoint, renderSentinelProbe, sentinelId } from '../src/sentinel-config';
+import { SENTINEL_PATHS, SentinelProbeMode, renderSentinelConf, renderSentinelEntrypoint, renderSentinelProbe, sentinelId } from '../src/sentinel/sentinel-config';
 import { RealProcess } from './util/process';
 import { startSentinel } from './util/servers';
 import { lintScript, tempFile } from './util/shell';

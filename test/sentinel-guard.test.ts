@@ -1,7 +1,7 @@
 import { writeFileSync } from 'fs';
 import { join } from 'path';
-import { SENTINEL_PATHS, renderSentinelConf, renderSentinelEntrypoint } from '../src/sentinel-config';
-import { sentinelGuardEnv, sentinelGuardTiming } from '../src/sentinel-guard';
+import { SENTINEL_PATHS, renderSentinelConf, renderSentinelEntrypoint } from '../src/sentinel/sentinel-config';
+import { sentinelGuardEnv, sentinelGuardTiming } from '../src/sentinel/sentinel-guard';
 import { RealProcess } from './util/process';
 import { redisCli } from './util/redis-cli';
 import { namedMaster, startRedis, startSentinel } from './util/servers';
@@ -90,6 +90,11 @@ describe('the sentinel entrypoint\'s guard', () => {
       return false;
     }
   };
+  /** One read: a sentinel answers, and not the one whose pid was `pid` (two reads could straddle the restart). */
+  const restartedSince = (pid: string | undefined) => {
+    const now = sentinelPid(GUARDED);
+    return now !== undefined && now !== pid;
+  };
   const restarts = (p: RealProcess) => p.output().split('\n').filter((l) => l.includes('restarting the sentinel'));
 
   /** Kills the master and waits until the guarded sentinel names the replica; returns its pid before. */
@@ -106,7 +111,7 @@ describe('the sentinel entrypoint\'s guard', () => {
     const pid = await failover(master, guarded);
     await guarded.waitUntil('the guard restarts the sentinel', () => restarts(guarded).length > 0, 10_000);
     expect(restarts(guarded)[0]).toMatch(/restarting the sentinel: it has held stale 'master down' answers for \d+ reads/);
-    await guarded.waitUntil('the restarted sentinel answers', () => sentinelPid(GUARDED) !== undefined && sentinelPid(GUARDED) !== pid, 10_000);
+    await guarded.waitUntil('the restarted sentinel answers', () => restartedSince(pid), 10_000);
     // Back from its own sentinel.conf: the promoted master, the same id, both peers, and none of their old answers.
     expect(namedMaster(GUARDED, PORT, NAME)).toBe(`${REPLICA} ${REDIS_PORT}`);
     expect(redisCli(GUARDED, PORT, ['SENTINEL', 'myid'])).toBe(id);
@@ -125,7 +130,7 @@ describe('the sentinel entrypoint\'s guard', () => {
     await guarded.waitUntil('the guard restarts the sentinel', () => restarts(guarded).length > 0, 5000);
     expect(restarts(guarded)[0]).toContain('its master link is silent');
     await sleeper.exitCode(5000);
-    await guarded.waitUntil('the restarted sentinel answers', () => sentinelPid(GUARDED) !== undefined && sentinelPid(GUARDED) !== pid, 10_000);
+    await guarded.waitUntil('the restarted sentinel answers', () => restartedSince(pid), 10_000);
     expect(namedMaster(GUARDED, PORT, NAME)).toBe(`${REPLICA} ${REDIS_PORT}`);
   }, 90_000);
 

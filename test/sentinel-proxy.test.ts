@@ -2,7 +2,7 @@ import { Chart, Duration, Testing } from 'cdk8s';
 import { Construct } from 'constructs';
 import { IRedisInstance, ISentinelCluster, RedisAuth, RedisEngine, RedisInstance, SentinelCluster, SentinelProxy, SentinelProxyOptions } from '../src';
 import { component, envOf, ofKind } from './util/synth';
-import { belowRegex } from '../src/haproxy-config';
+import { belowRegex } from '../src/sentinel/haproxy-config';
 
 function build(options: SentinelProxyOptions = {}, auth?: RedisAuth, sentinels = 3, clusterDomain?: string) {
   const chart = Testing.chart();

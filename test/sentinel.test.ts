@@ -1,6 +1,6 @@
 import { ApiObject, Testing } from 'cdk8s';
 import { RedisInstance, SentinelCluster } from '../src';
-import { Sentinel } from '../src/sentinel';
+import { Sentinel } from '../src/sentinel/sentinel';
 import { envOf } from './util/synth';
 
 describe('Sentinel', () => {

@@ -3,7 +3,7 @@
  */
 import { Chart, Testing } from 'cdk8s';
 import { RedisHa, RedisHaProps } from '../../src';
-import { announcedNameOf } from '../../src/redis-instance';
+import { announcedNameOf } from '../../src/sentinel/redis-instance';
 import { Cluster, K8sObject, Pod, RedisClient, SentinelWatcher, errText, parseInfo, sleep, waitUntil } from './harness';
 
 export const AUTH_SECRET = 'redis-ha-e2e-auth';

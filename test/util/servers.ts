@@ -4,8 +4,8 @@
  */
 import { writeFileSync } from 'fs';
 import { join } from 'path';
-import { REDIS_PATHS } from '../../src/redis-config';
-import { SENTINEL_PATHS, renderSentinelConf } from '../../src/sentinel-config';
+import { REDIS_PATHS } from '../../src/server-config';
+import { SENTINEL_PATHS, renderSentinelConf } from '../../src/sentinel/sentinel-config';
 import { RealProcess } from './process';
 import { RootMount } from './private-root';
 import { redisCli } from './redis-cli';

@@ -1,18 +1,18 @@
 import { ApiObject, Duration, Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import { HAPROXY_PATHS, renderHaproxyConf, renderQuorumGuardLua, sentinelCheckMilliseconds } from './haproxy-config';
-import { TLS_FILES } from './tls';
-import { ComputeResources } from './compute-resources';
-import { ProxyEngine, chooseProxyEngine } from './engine';
+import { TLS_FILES } from '../tls';
+import { ComputeResources } from '../compute-resources';
+import { ProxyEngine, chooseProxyEngine } from '../engine';
 import {
   ConfigMap, Deployment, Service, configMapVolume, env, httpProbe, lookUpAsGivenFirst, namespaceEnv, resolveResources, rollOnConfigChange, secretEnv,
   secureDeployment,
-} from './workload';
-import { INSTANCE_LABEL, PodComponent, componentSelector, labelObjects, recommendedLabels } from './labels';
+} from '../workload';
+import { INSTANCE_LABEL, PodComponent, componentSelector, labelObjects, recommendedLabels } from '../labels';
 import { REDIS_PORT } from './redis-instance';
 import { ISentinelCluster } from './sentinel-cluster';
-import { checkDurationMs, checkInt, checkServiceName, checkUniqueServiceName, fail } from './validation';
-import { NamespaceSyntax, serviceDnsName, serviceDnsNameDots } from './cluster-dns';
+import { checkDurationMs, checkInt, checkServiceName, checkUniqueServiceName, fail } from '../validation';
+import { NamespaceSyntax, serviceDnsName, serviceDnsNameDots } from '../cluster-dns';
 
 /** The `haproxy` user of the official image. */
 export const HAPROXY_UID = 99;

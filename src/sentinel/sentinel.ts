@@ -1,13 +1,13 @@
 import { Duration } from 'cdk8s';
 import { Construct } from 'constructs';
-import { RedisTls } from './tls';
-import { Persistence } from './persistence';
-import { RedisEngine } from './engine';
-import { ConfigMap, Container, Deployment, EnvValue, ResolvedResources, env, envOf, scriptProbe } from './workload';
-import { peerPod } from './peer-pod';
+import { RedisTls } from '../tls';
+import { Persistence } from '../persistence';
+import { RedisEngine } from '../engine';
+import { ConfigMap, Container, Deployment, EnvValue, ResolvedResources, env, envOf, scriptProbe } from '../workload';
+import { peerPod } from '../peer-pod';
 import { SENTINEL_PATHS, SentinelProbeMode, sentinelId } from './sentinel-config';
 import { SentinelGuardTiming, sentinelGuardEnv } from './sentinel-guard';
-import { NamespaceSyntax, serviceDnsName } from './cluster-dns';
+import { NamespaceSyntax, serviceDnsName } from '../cluster-dns';
 
 /** What the sentinels of one cluster share; built by the SentinelCluster. */
 export interface SentinelProps {

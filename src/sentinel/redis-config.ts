@@ -1,15 +1,6 @@
-import { RolloutQueue, renderRolloutFns } from './rollout-script';
-import { CLI_AUTH, REDIS_CLI, SERVER_BIN, CONF_QUOTE_FN, LOCAL_HOST_FN, SCRIPT_HEADER, logFn } from './shell';
-
-/** Where the pieces of a Redis pod live inside the container. */
-export const REDIS_PATHS = {
-  /** ConfigMap: static redis.conf, entrypoint and probe. */
-  config: '/opt/redis-ha',
-  /** emptyDir: the config generated at start (holds the password, so never on the ConfigMap). */
-  run: '/run/redis-ha',
-  /** PersistentVolumeClaim: AOF, RDB and the role marker. */
-  data: '/data',
-} as const;
+import { RolloutQueue, renderRolloutFns } from '../rollout-script';
+import { CLI_AUTH, REDIS_CLI, SERVER_BIN, CONF_QUOTE_FN, LOCAL_HOST_FN, SCRIPT_HEADER, logFn } from '../shell';
+import { REDIS_PATHS, TlsPaths, quoteConfValue, renderTlsDirectives } from '../server-config';
 
 /** Values rendered into the static part of redis.conf. */
 export interface RedisConfValues {
@@ -21,46 +12,6 @@ export interface RedisConfValues {
   readonly extra?: { [directive: string]: string };
   /** TLS files; when set, the plain port is closed and replication uses TLS. */
   readonly tls?: TlsPaths;
-}
-
-/** TLS files as mounted in a pod. */
-export interface TlsPaths {
-  readonly cert: string;
-  readonly key: string;
-  readonly ca: string;
-}
-
-/** TLS directives for a server (Redis or sentinel) listening on `port`. */
-export function renderTlsDirectives(port: number, tls: TlsPaths): string[] {
-  return [
-    'port 0',
-    `tls-port ${port}`,
-    `tls-cert-file ${tls.cert}`,
-    `tls-key-file ${tls.key}`,
-    `tls-ca-cert-file ${tls.ca}`,
-    'tls-replication yes',
-    'tls-cluster no',
-    // Clients need only trust the CA; the chart's own components present certificates anyway.
-    'tls-auth-clients optional',
-  ];
-}
-
-/**
- * Directives the chart sets itself (or that would break it); user config may
- * not override them.
- */
-export const CHART_OWNED_DIRECTIVES: readonly string[] = [
-  'port', 'bind', 'dir', 'include', 'replicaof', 'slaveof', 'replica-announce-ip', 'replica-announce-port',
-  'slave-announce-ip', 'slave-announce-port', 'requirepass', 'masterauth', 'masteruser', 'appendonly',
-  'min-replicas-to-write', 'min-replicas-max-lag', 'min-slaves-to-write', 'min-slaves-max-lag',
-  'protected-mode', 'daemonize', 'supervised', 'pidfile', 'logfile', 'unixsocket', 'unixsocketperm',
-  'tls-port', 'tls-cert-file', 'tls-key-file', 'tls-ca-cert-file', 'tls-replication', 'tls-cluster',
-  'cluster-enabled', 'replica-read-only', 'slave-read-only', 'aclfile', 'user', 'rename-command',
-];
-
-/** A value as one double-quoted Redis config argument. */
-export function quoteConfValue(value: string): string {
-  return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
 
 /** The static redis.conf: everything that does not depend on the current master or on secrets. */

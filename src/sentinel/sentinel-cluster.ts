@@ -1,17 +1,17 @@
 import { ApiObject, Duration, Size } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
-import { RedisAuth } from './auth';
-import { RedisTls, TLS_FILES } from './tls';
-import { Persistence } from './persistence';
-import { ComputeResources } from './compute-resources';
-import { RedisEngine, chooseEngine } from './engine';
-import { ConfigMap, Service, env, resolveResources, secretEnv } from './workload';
-import { INSTANCE_LABEL, PodComponent, componentSelector, groupLabelsOf, labelObjects, recommendedLabels } from './labels';
+import { RedisAuth } from '../auth';
+import { RedisTls, TLS_FILES } from '../tls';
+import { Persistence } from '../persistence';
+import { ComputeResources } from '../compute-resources';
+import { RedisEngine, chooseEngine } from '../engine';
+import { ConfigMap, Service, env, resolveResources, secretEnv } from '../workload';
+import { INSTANCE_LABEL, PodComponent, componentSelector, groupLabelsOf, labelObjects, recommendedLabels } from '../labels';
 import { IRedisInstance, RedisInstance, announcedNameOf } from './redis-instance';
 import { Sentinel, SentinelProps } from './sentinel';
 import { renderSentinelConf, renderSentinelEntrypoint, renderSentinelPreStop, renderSentinelProbe } from './sentinel-config';
 import { sentinelGuardTiming } from './sentinel-guard';
-import { checkDurationMs, checkInt, checkMasterName, fail } from './validation';
+import { checkDurationMs, checkInt, checkMasterName, fail } from '../validation';
 
 /** The port every sentinel listens on. */
 export const SENTINEL_PORT = 26379;

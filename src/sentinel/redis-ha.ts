@@ -1,18 +1,19 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import { RedisAuth } from './auth';
-import { RedisTls } from './tls';
-import { RedisEngine } from './engine';
-import { addDisruptionBudget } from './disruption-budget';
-import { DEFAULT_REDIS_EXPORTER_IMAGE, MetricsOptions, REDIS_EXPORTER_PORT, addMetrics } from './metrics';
-import { NetworkPolicyOptions, addNetworkPolicies } from './network-policy';
-import { PodComponent, componentSelector, groupLabelsOf, labelObjects, markGroup } from './labels';
+import { RedisAuth } from '../auth';
+import { RedisTls } from '../tls';
+import { RedisEngine } from '../engine';
+import { addDisruptionBudget } from '../disruption-budget';
+import { DEFAULT_REDIS_EXPORTER_IMAGE, MetricsOptions, REDIS_EXPORTER_PORT, addMetrics } from '../metrics';
+import { NetworkPolicyOptions } from '../network-policy';
+import { addNetworkPolicies } from './sentinel-network-policies';
+import { PodComponent, componentSelector, groupLabelsOf, labelObjects, markGroup } from '../labels';
 import { RedisInstance, RedisInstanceOptions } from './redis-instance';
 import { SentinelCluster, SentinelClusterOptions } from './sentinel-cluster';
-import { SentinelProxy, SentinelProxyOptions } from './sentinel-proxy';
-import { SpreadOptions, applySpread } from './spread';
-import { checkInt, fail, withPropsOf } from './validation';
-import { checkClusterDomain } from './cluster-dns';
+import { PROXY_HEALTH_PORT, SentinelProxy, SentinelProxyOptions } from './sentinel-proxy';
+import { SpreadOptions, applySpread } from '../spread';
+import { checkInt, fail, withPropsOf } from '../validation';
+import { checkClusterDomain } from '../cluster-dns';
 
 /** Props of a {@link RedisHa}. */
 export interface RedisHaProps {
@@ -171,7 +172,9 @@ export class RedisHa extends Construct {
         labelObjects(addDisruptionBudget(this, budgetId, componentSelector(group, component), budget), labelsOf[component]);
       }
     }
-    if (props.metrics) addMetrics(this, this.instances, group, this.proxy, props.metrics);
+    if (props.metrics) {
+      addMetrics(this, { servers: this.instances, otherServices: [{ service: this.proxy._service, port: PROXY_HEALTH_PORT }] }, group, props.metrics);
+    }
     if (props.networkPolicy) {
       const metricsPorts = props.metrics ? { redis: [REDIS_EXPORTER_PORT], proxy: [] } : undefined;
       addNetworkPolicies(this, group, this.proxy, props.networkPolicy, labelsOf, metricsPorts);

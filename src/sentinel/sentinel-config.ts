@@ -1,8 +1,8 @@
 import { createHash } from 'crypto';
-import { TlsPaths, renderTlsDirectives } from './redis-config';
-import { RolloutQueue, renderRolloutFns } from './rollout-script';
+import { TlsPaths, renderTlsDirectives } from '../server-config';
+import { RolloutQueue, renderRolloutFns } from '../rollout-script';
 import { renderSentinelGuardFns } from './sentinel-guard';
-import { CLI_AUTH, REDIS_CLI, SERVER_BIN, CONF_QUOTE_FN, LOCAL_HOST_FN, SCRIPT_HEADER, logFn } from './shell';
+import { CLI_AUTH, REDIS_CLI, SERVER_BIN, CONF_QUOTE_FN, LOCAL_HOST_FN, SCRIPT_HEADER, logFn } from '../shell';
 
 /** Where the pieces of a sentinel pod live inside the container. */
 export const SENTINEL_PATHS = {

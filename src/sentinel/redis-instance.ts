@@ -1,17 +1,18 @@
-import { ApiObject, Duration, Size, SizeRoundingBehavior } from 'cdk8s';
+import { ApiObject, Duration, Size } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
-import { RedisAuth } from './auth';
-import { RedisTls, TLS_FILES } from './tls';
-import { PodComponent, instanceLabel, labelObjects, recommendedLabels } from './labels';
-import { Persistence } from './persistence';
-import { ComputeResources } from './compute-resources';
-import { RedisEngine, chooseEngine } from './engine';
-import * as k8s from './k8s-api';
-import { ConfigMap, Container, Deployment, Service, env, memoryVolume, resolveResources, scriptProbe, secretEnv } from './workload';
-import { peerPod } from './peer-pod';
-import { DEFAULT_CLUSTER_DOMAIN, NamespaceSyntax, checkClusterDomain, serviceDnsName } from './cluster-dns';
-import { CHART_OWNED_DIRECTIVES, REDIS_PATHS, RedisProbeMode, renderRedisConf, renderRedisEntrypoint, renderRedisPreStop, renderRedisProbe } from './redis-config';
-import { checkDurationMs, checkInt, checkRedisMemory, fail, userProp } from './validation';
+import { RedisAuth } from '../auth';
+import { RedisTls, TLS_FILES } from '../tls';
+import { PodComponent, instanceLabel, labelObjects, recommendedLabels } from '../labels';
+import { Persistence } from '../persistence';
+import { ComputeResources } from '../compute-resources';
+import { RedisEngine, chooseEngine } from '../engine';
+import * as k8s from '../k8s-api';
+import { ConfigMap, Container, Deployment, Service, env, SERVER_RESOURCES, memoryVolume, resolveResources, scriptProbe, secretEnv } from '../workload';
+import { peerPod } from '../peer-pod';
+import { DEFAULT_CLUSTER_DOMAIN, NamespaceSyntax, checkClusterDomain, serviceDnsName } from '../cluster-dns';
+import { CHART_OWNED_DIRECTIVES, REDIS_PATHS, checkExtraConfig } from '../server-config';
+import { RedisProbeMode, renderRedisConf, renderRedisEntrypoint, renderRedisPreStop, renderRedisProbe } from './redis-config';
+import { checkDurationMs, checkInt, fail, userProp } from '../validation';
 
 /** The port every Redis instance listens on. */
 export const REDIS_PORT = 6379;
@@ -207,11 +208,8 @@ export class RedisInstance extends Construct implements IRedisInstance {
     const maxLagMs = checkDurationMs(this, 'minReplicasMaxLag', props.minReplicasMaxLag ?? Duration.seconds(10));
     const discoveryMs = checkDurationMs(this, 'masterDiscoveryTimeout', props.masterDiscoveryTimeout ?? Duration.seconds(30));
     props.auth?._validate(this);
-    const resources = resolveResources(
-      { cpuRequestMillis: 100, cpuLimitMillis: 1000, memoryRequest: Size.mebibytes(256), memoryLimit: Size.gibibytes(1) },
-      props.resources,
-    );
-    const extra = checkExtraConfig(this, props.extraConfig ?? {}, resources.memoryLimit);
+    const resources = resolveResources(SERVER_RESOURCES, props.resources);
+    const extra = checkExtraConfig(this, props.extraConfig ?? {}, resources.memoryLimit, sentinelRefusal(this));
     const graceMs = checkDurationMs(this, 'terminationGracePeriod', props.terminationGracePeriod ?? Duration.seconds(90));
     if (graceMs < 15_000) fail(this, 'terminationGracePeriod', `${graceMs}ms`, 'must be at least 15s: the preStop failover and the AOF flush need time');
     const failoverOnShutdown = props.failoverOnShutdown ?? true;
@@ -312,28 +310,11 @@ const SHARED_DIRECTIVE_PROPS: { [directive: string]: string } = {
   'tls-port': 'tls', 'tls-cert-file': 'tls', 'tls-key-file': 'tls', 'tls-ca-cert-file': 'tls', 'tls-replication': 'tls',
 };
 
-/**
- * Refuses chart-owned directives (naming the prop to use instead), malformed names, values
- * with control characters, and a `maxmemory` the container's memory limit would not hold.
- */
-function checkExtraConfig(scope: Construct, config: { [directive: string]: string }, memoryLimit: Size): { [directive: string]: string } {
-  for (const [directive, value] of Object.entries(config)) {
-    const prop = `extraConfig[${JSON.stringify(directive)}]`;
-    if (!/^[a-z][a-z0-9-]*$/.test(directive)) fail(scope, prop, directive, 'must be a redis.conf directive name: lowercase letters, digits and "-"');
-    if (CHART_OWNED_DIRECTIVES.includes(directive)) {
-      const instead = DIRECTIVE_PROPS[directive] !== undefined ? userProp(scope, DIRECTIVE_PROPS[directive]) : SHARED_DIRECTIVE_PROPS[directive];
-      fail(scope, prop, directive, instead !== undefined ? `is set by the chart; use ${instead} instead` : 'is set by the chart and cannot be overridden');
-    }
-    // eslint-disable-next-line no-control-regex
-    if (/[\x00-\x1f\x7f]/.test(value)) fail(scope, prop, value, 'must not contain control characters');
-    if (directive === 'maxmemory') {
-      const limitMi = memoryLimit.toMebibytes({ rounding: SizeRoundingBehavior.NONE });
-      // 0 is Redis's "no limit", the default.
-      if (checkRedisMemory(scope, prop, value) >= limitMi * 1024 * 1024) {
-        fail(scope, prop, value, `must be below the container's memory limit (${userProp(scope, 'resources.memoryLimit')}: ${limitMi}Mi), `
-          + 'with headroom for buffers and the fork of a rewrite, or the container is killed when Redis fills up');
-      }
-    }
-  }
-  return config;
+/** Why the Sentinel mode refuses a directive: the chart owns it (naming the prop to use instead). */
+function sentinelRefusal(scope: Construct): (directive: string) => string | undefined {
+  return (directive) => {
+    if (!CHART_OWNED_DIRECTIVES.includes(directive)) return undefined;
+    const instead = DIRECTIVE_PROPS[directive] !== undefined ? userProp(scope, DIRECTIVE_PROPS[directive]) : SHARED_DIRECTIVE_PROPS[directive];
+    return instead !== undefined ? `is set by the chart; use ${instead} instead` : 'is set by the chart and cannot be overridden';
+  };
 }

@@ -1,0 +1,91 @@
+/**
+ * What every Redis or Valkey server of the chart shares, in either mode: where its pod keeps its
+ * pieces, the TLS directives, the directives the chart owns, the check of a user's extra directives,
+ * and how values are quoted.
+ */
+import { Size, SizeRoundingBehavior } from 'cdk8s';
+import { Construct } from 'constructs';
+import { checkRedisMemory, fail, userProp } from './validation';
+
+/** Where the pieces of a Redis pod live inside the container. */
+export const REDIS_PATHS = {
+  /** ConfigMap: static redis.conf, entrypoint and probe. */
+  config: '/opt/redis-ha',
+  /** emptyDir: the config generated at start (holds the password, so never on the ConfigMap). */
+  run: '/run/redis-ha',
+  /** PersistentVolumeClaim: AOF, RDB and the role marker. */
+  data: '/data',
+} as const;
+
+/** TLS files as mounted in a pod. */
+export interface TlsPaths {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string;
+}
+
+/**
+ * TLS directives for a server (Redis or sentinel) listening on `port`; with `cluster`, the cluster
+ * bus uses TLS too.
+ */
+export function renderTlsDirectives(port: number, tls: TlsPaths, cluster = false): string[] {
+  return [
+    'port 0',
+    `tls-port ${port}`,
+    `tls-cert-file ${tls.cert}`,
+    `tls-key-file ${tls.key}`,
+    `tls-ca-cert-file ${tls.ca}`,
+    'tls-replication yes',
+    `tls-cluster ${cluster ? 'yes' : 'no'}`,
+    // Clients need only trust the CA; the chart's own components present certificates anyway.
+    'tls-auth-clients optional',
+  ];
+}
+
+/**
+ * Directives the chart sets itself (or that would break it); user config may
+ * not override them.
+ */
+export const CHART_OWNED_DIRECTIVES: readonly string[] = [
+  'port', 'bind', 'dir', 'include', 'replicaof', 'slaveof', 'replica-announce-ip', 'replica-announce-port',
+  'slave-announce-ip', 'slave-announce-port', 'requirepass', 'masterauth', 'masteruser', 'appendonly',
+  'min-replicas-to-write', 'min-replicas-max-lag', 'min-slaves-to-write', 'min-slaves-max-lag',
+  'protected-mode', 'daemonize', 'supervised', 'pidfile', 'logfile', 'unixsocket', 'unixsocketperm',
+  'tls-port', 'tls-cert-file', 'tls-key-file', 'tls-ca-cert-file', 'tls-replication', 'tls-cluster',
+  'cluster-enabled', 'replica-read-only', 'slave-read-only', 'aclfile', 'user', 'rename-command',
+];
+
+/**
+ * Checks a server's `extraConfig` in either mode: directive names, values without control characters,
+ * a `maxmemory` the container's memory limit holds, and whatever the mode refuses (`refusal` says why
+ * a directive is refused, or returns undefined). Returns the config unchanged.
+ */
+export function checkExtraConfig(
+  scope: Construct,
+  config: { [directive: string]: string },
+  memoryLimit: Size,
+  refusal: (directive: string) => string | undefined,
+): { [directive: string]: string } {
+  for (const [directive, value] of Object.entries(config)) {
+    const prop = `extraConfig[${JSON.stringify(directive)}]`;
+    if (!/^[a-z][a-z0-9-]*$/.test(directive)) fail(scope, prop, directive, 'must be a redis.conf directive name: lowercase letters, digits and "-"');
+    const refused = refusal(directive);
+    if (refused !== undefined) fail(scope, prop, directive, refused);
+    // eslint-disable-next-line no-control-regex
+    if (/[\x00-\x1f\x7f]/.test(value)) fail(scope, prop, value, 'must not contain control characters');
+    if (directive === 'maxmemory') {
+      const limitMi = memoryLimit.toMebibytes({ rounding: SizeRoundingBehavior.NONE });
+      // 0 is Redis's "no limit", the default.
+      if (checkRedisMemory(scope, prop, value) >= limitMi * 1024 * 1024) {
+        fail(scope, prop, value, `must be below the container's memory limit (${userProp(scope, 'resources.memoryLimit')}: ${limitMi}Mi), `
+          + 'with headroom for buffers and the fork of a rewrite, or the container is killed when Redis fills up');
+      }
+    }
+  }
+  return config;
+}
+
+/** A value as one double-quoted Redis config argument. */
+export function quoteConfValue(value: string): string {
+  return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+}
