@@ -605,3 +605,69 @@ export class KubeNetworkPolicy extends KubeObject {
     super(scope, id, { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', ...props });
   }
 }
+
+// ------------------------------------------------ admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy
+
+/** Requests of some operations on some resources. */
+export interface NamedRuleWithOperations {
+  /** API groups (`apps`, or `''` for the core group). */
+  readonly apiGroups: string[];
+  /** API versions, `*` for every one. */
+  readonly apiVersions: string[];
+  /** `CREATE`, `UPDATE`, `DELETE` or `CONNECT`. */
+  readonly operations: string[];
+  /** Resources (`deployments`). */
+  readonly resources: string[];
+}
+
+/** Which requests a policy or binding covers. */
+export interface MatchResources {
+  /** Objects with these labels (the old object's, on DELETE). */
+  readonly objectSelector?: LabelSelector;
+  /** The requests covered. */
+  readonly resourceRules: NamedRuleWithOperations[];
+}
+
+/** A CEL check: a request it evaluates to false on is refused with the message. */
+export interface Validation {
+  /** The CEL expression. */
+  readonly expression: string;
+  /** What the refusal says. */
+  readonly message: string;
+  /** The refusal's reason (`Forbidden`, `Invalid`...). */
+  readonly reason?: string;
+}
+
+/** What a ValidatingAdmissionPolicy checks. */
+export interface ValidatingAdmissionPolicySpec {
+  /** `Fail`: a check that cannot be evaluated refuses the request. */
+  readonly failurePolicy: string;
+  /** The requests it applies to. */
+  readonly matchConstraints: MatchResources;
+  /** The checks, all of which must hold. */
+  readonly validations: Validation[];
+}
+
+/** An admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy (Kubernetes 1.30+). */
+export class KubeValidatingAdmissionPolicy extends KubeObject {
+  constructor(scope: Construct, id: string, props: { readonly metadata?: ApiObjectMetadata; readonly spec: ValidatingAdmissionPolicySpec }) {
+    super(scope, id, { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicy', ...props });
+  }
+}
+
+/** Where a policy applies, and what its failed checks do. */
+export interface ValidatingAdmissionPolicyBindingSpec {
+  /** The policy's name. */
+  readonly policyName: string;
+  /** `Deny`: a failed check refuses the request. */
+  readonly validationActions: string[];
+  /** Narrows the policy's requests. */
+  readonly matchResources?: MatchResources;
+}
+
+/** An admissionregistration.k8s.io/v1 ValidatingAdmissionPolicyBinding (Kubernetes 1.30+). */
+export class KubeValidatingAdmissionPolicyBinding extends KubeObject {
+  constructor(scope: Construct, id: string, props: { readonly metadata?: ApiObjectMetadata; readonly spec: ValidatingAdmissionPolicyBindingSpec }) {
+    super(scope, id, { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicyBinding', ...props });
+  }
+}

@@ -329,6 +329,11 @@ export class PersistentVolumeClaim extends Construct {
   }
 }
 
+/** A server container's requests and limits unless the user gives them, in either mode. */
+export const SERVER_RESOURCES: ResolvedResources = {
+  cpuRequestMillis: 100, cpuLimitMillis: 1000, memoryRequest: Size.mebibytes(256), memoryLimit: Size.gibibytes(1),
+};
+
 /** Merges user resources over a component's defaults. */
 export function resolveResources(defaults: ResolvedResources, given?: ComputeResources): ResolvedResources {
   return { ...defaults, ...definedOnly(given ?? {}) };

@@ -1,8 +1,9 @@
 import { spawnSync } from 'child_process';
 import { writeFileSync } from 'fs';
 import { join } from 'path';
-import { REDIS_PATHS, renderRedisConf } from '../src/redis-config';
-import { SENTINEL_PATHS, renderSentinelConf } from '../src/sentinel-config';
+import { REDIS_PATHS } from '../src/server-config';
+import { renderRedisConf } from '../src/sentinel/redis-config';
+import { SENTINEL_PATHS, renderSentinelConf } from '../src/sentinel/sentinel-config';
 import { CONF_QUOTE_FN } from '../src/shell';
 import { makeCerts } from './util/certs';
 import { RealProcess } from './util/process';

@@ -8,7 +8,8 @@ const SRC = join(__dirname, '..', 'src');
 
 /** Every `@default` line of the source's doc comments, with the file it is in. */
 function defaultDocs(): Array<{ file: string; text: string }> {
-  return readdirSync(SRC).filter((f) => f.endsWith('.ts')).flatMap((file) =>
+  // Every module, shared ones and those of each mode's folder.
+  return (readdirSync(SRC, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts')).flatMap((file) =>
     [...readFileSync(join(SRC, file), 'utf8').matchAll(/@default (.*)$/gm)].map((m) => ({ file, text: m[1] })));
 }
 
@@ -22,7 +23,8 @@ describe('the public API', () => {
     });
     expect(kinds.filter(([, kind]) => kind !== 'class' && kind !== 'enum')).toEqual([]);
     expect(Object.keys(api).sort()).toEqual([
-      'AntiAffinity', 'EngineKind', 'Persistence', 'ProxyEngine', 'RedisAuth', 'RedisEngine', 'RedisHa', 'RedisInstance', 'RedisTls',
+      'AntiAffinity', 'ClusterEndpointType', 'ClusterNode', 'EngineKind', 'Persistence', 'ProxyEngine', 'RedisAuth', 'RedisCluster', 'RedisEngine', 'RedisHa',
+      'RedisInstance', 'RedisTls',
       'SentinelCluster', 'SentinelProxy',
     ]);
   });

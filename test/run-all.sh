@@ -36,8 +36,10 @@ npx tsc -p tsconfig.dev.json
 bash test/jsii-targets.sh
 npm run --silent lint
 status=0
-npx jest --selectProjects unit --json --outputFile="$out/unit.json" || status=1
+# test/cluster runs the cluster scripts on the default engine line too: after its build.
+npx jest --selectProjects unit --testPathIgnorePatterns /node_modules/ /test/e2e/ /test/cluster/ --json --outputFile="$out/unit.json" || status=1
 wait_engines default 2 || status=1
+npx jest --selectProjects unit --runInBand --testPathPatterns /test/cluster/ --json --outputFile="$out/cluster.json" || status=1
 # End-to-end tests in a private network namespace: pods get their own networks (veths, a bridge,
 # nftables) that exist only inside it and vanish with it; nothing touches the host's network.
 e2e() {
@@ -54,5 +56,5 @@ node -e '
   const r = process.argv.slice(1).map((f) => { try { return require(f); } catch { return { numPassedTests: 0, numFailedTests: 1 }; } });
   const sum = (k) => r.reduce((n, x) => n + x[k], 0);
   console.log(`${sum("numPassedTests")} passed, ${sum("numFailedTests")} failed`);
-' "$out/unit.json" "$out/e2e.json" "$out/matrix.json"
+' "$out/unit.json" "$out/cluster.json" "$out/e2e.json" "$out/matrix.json"
 exit "$status"

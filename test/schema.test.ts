@@ -1,6 +1,7 @@
 import { spawnSync } from 'child_process';
 import { join } from 'path';
-import { Persistence, RedisAuth, RedisTls } from '../src';
+import { Chart, Testing } from 'cdk8s';
+import { Persistence, RedisAuth, RedisCluster, RedisClusterProps, RedisTls } from '../src';
 import { synthRedisHa } from './util/synth';
 
 /**
@@ -11,10 +12,11 @@ import { synthRedisHa } from './util/synth';
  * which carries those schemas as validators.
  */
 const RELEASES = [
-  // Kubernetes 1.27: container resizePolicy, no sidecar restartPolicy.
-  { kubernetes: '1.27', models: 'kubernetes-models' },
+  // Kubernetes 1.27: container resizePolicy, no sidecar restartPolicy. No ValidatingAdmissionPolicy
+  // in admissionregistration.k8s.io/v1 (1.30): RedisCluster's scale-in guard is off there.
+  { kubernetes: '1.27', models: 'kubernetes-models', scaleInGuard: false },
   // Kubernetes 1.34: pod hostnameOverride, env fileKeyRef, container restartPolicyRules.
-  { kubernetes: '1.34', models: 'kubernetes-models-1.34' },
+  { kubernetes: '1.34', models: 'kubernetes-models-1.34', scaleInGuard: true },
 ];
 
 /** Each object's kind, name and the schema's complaint (null when it validates), from validate-k8s.mjs. */
@@ -24,6 +26,12 @@ function validate(models: string, objects: any[]): Array<{ kind: string; name: s
   });
   if (r.status !== 0) throw new Error(`validate-k8s.mjs ${models}: ${r.error ?? `exit ${r.status}`}\n${r.stderr}`);
   return JSON.parse(r.stdout);
+}
+
+function synthRedisCluster(props: RedisClusterProps): any[] {
+  const chart: Chart = Testing.chart();
+  new RedisCluster(chart, 'cache', props);
+  return Testing.synth(chart);
 }
 
 const CHARTS: Array<[string, object]> = [
@@ -37,7 +45,16 @@ const CHARTS: Array<[string, object]> = [
   ['TLS, metrics, read replicas', { tls: RedisTls.fromSecret('redis-tls'), metrics: {}, proxy: { readReplicas: true } }],
 ];
 
-describe.each(RELEASES)('every synthesized object validates against the Kubernetes $kubernetes OpenAPI schema', ({ models }) => {
+const CLUSTER_CHARTS: Array<[string, RedisClusterProps]> = [
+  ['the default RedisCluster', {}],
+  ['a RedisCluster with auth, TLS, metrics and a network policy', {
+    auth: RedisAuth.fromSecret('cache-auth', 'password'), tls: RedisTls.fromSecret('cache-tls'), metrics: {},
+    networkPolicy: { clientLabels: { 'cache-client': 'true' } },
+  }],
+  ['a RedisCluster draining 2 of 5 shards', { shards: 5, drainedShards: 2 }],
+];
+
+describe.each(RELEASES)('every synthesized object validates against the Kubernetes $kubernetes OpenAPI schema', ({ models, scaleInGuard }) => {
   test('(the check rejects an object the schema does not allow)', () => {
     const [result] = validate(models, [{ apiVersion: 'v1', kind: 'Service', metadata: { name: 'x' }, spec: { ports: [{ port: 'redis' }] } }]);
     expect(result.error).toMatch(/port must be integer/);
@@ -47,6 +64,14 @@ describe.each(RELEASES)('every synthesized object validates against the Kubernet
     const { objects } = synthRedisHa(props);
     const kinds = new Set(objects.map((o) => `${o.apiVersion}/${o.kind}`));
     expect([...kinds].sort()).toEqual(expect.arrayContaining(['apps/v1/Deployment', 'v1/ConfigMap', 'v1/PersistentVolumeClaim', 'v1/Service']));
+    const results = validate(models, objects);
+    expect(results).toHaveLength(objects.length);
+    expect(results.filter((r) => r.error !== null)).toEqual([]);
+  });
+
+  test.each(CLUSTER_CHARTS)('%s', (_, props) => {
+    const objects = synthRedisCluster({ ...props, scaleInGuard });
+    expect(objects.some((o) => o.kind === 'ValidatingAdmissionPolicy')).toBe(scaleInGuard);
     const results = validate(models, objects);
     expect(results).toHaveLength(objects.length);
     expect(results.filter((r) => r.error !== null)).toEqual([]);

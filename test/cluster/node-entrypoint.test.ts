@@ -1,0 +1,386 @@
+import { join } from 'path';
+import { renderClusterNodeEntrypoint } from '../../src/cluster/node-entrypoint';
+import { renderClusterNodePreStop } from '../../src/cluster/node-prestop';
+import { ClusterProbeMode, renderClusterNodeProbe } from '../../src/cluster/node-probe';
+import { renderClusterNodeRebalance } from '../../src/cluster/node-rebalance';
+import { cachedBuild } from '../e2e/harness/images';
+import { lintScript } from '../util/shell';
+import { tempDir } from '../util/temp';
+import { Engine, NodeLine, TestCluster, TestNode, inRanges, keySlot, waitFor } from './util/test-cluster';
+
+describe.each([
+  ['renderClusterNodeEntrypoint', renderClusterNodeEntrypoint()],
+  ['renderClusterNodeProbe', renderClusterNodeProbe()],
+  ['renderClusterNodePreStop', renderClusterNodePreStop()],
+  ['renderClusterNodeRebalance', renderClusterNodeRebalance()],
+])('%s', (_name, script) => {
+  test('passes sh -n and shellcheck', () => {
+    expect(lintScript(script)).toBe('');
+  });
+  test('holds no control character (a ConfigMap shows it as a readable block)', () => {
+    // eslint-disable-next-line no-control-regex
+    expect(script).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f]/);
+  });
+});
+
+const valkey = cachedBuild('valkey', '9.1');
+const ENGINES: Array<[string, Engine | undefined]> = [
+  ['redis 7.0', { name: 'redis 7.0', server: 'redis-server', cli: 'redis-cli' }],
+  ['valkey 9.1', valkey ? { name: 'valkey 9.1', server: join(valkey, 'valkey-server'), cli: join(valkey, 'valkey-cli') } : undefined],
+];
+const KEYS = Array.from({ length: 300 }, (_, i) => `key-${i}`);
+// Forming takes 25-45 s on this 2-core machine under other tests' load; twice that before failing.
+const FORM_MS = 90_000;
+
+/**
+ * The scenarios run in order on one cluster per engine, each starting from the volumes the one
+ * before left: (a) forms it and writes keys, then each restarts it in its own way.
+ */
+describe.each(ENGINES)('cluster nodes on %s, started by the rendered entrypoint', (engineName, engine) => {
+  const c = engine && new TestCluster({
+    // 127.0.121-122.x and 127.0.131-132.x; CLUSTER_TEST_SUBNET moves them, so that two runs can share a machine.
+    engine, shards: 3, replicasPerShard: 1, subnet: Number(process.env.CLUSTER_TEST_SUBNET ?? 121) + (engineName.startsWith('redis') ? 0 : 10),
+    port: 16700, busPort: 26700, nodeTimeoutMillis: 2000,
+  });
+  const log = (n: TestNode) => n.proc?.output() ?? '(not running)';
+  const dumpLogs = () => c?.nodes.map((n) => `--- ${n.name} (${c.ip(n)})\n${log(n)}`).join('\n') ?? '';
+  let ids: string[] = [];
+  let owners: Map<number, string>;
+
+  beforeAll(() => {
+    if (!engine) throw new Error(`${engineName}: no build in the engine cache; run scripts/ensure-engines.sh valkey-9.1 (test/run-all.sh does)`);
+  });
+  // A scenario that failed shows every node's log (the entrypoint's decisions and the server's);
+  // whatever it left running is ended as a crash would end it.
+  let passed = false;
+  const scenario = (name: string, body: () => Promise<void>) => test(name, async () => {
+    passed = false;
+    await body();
+    passed = true;
+  }, 4 * FORM_MS);
+  afterEach(async () => {
+    if (!passed) console.log(`${engineName}: logs of the failed scenario\n${dumpLogs()}`);
+    await c?.stopAll('SIGKILL');
+  });
+
+  /** Problems with the whole cluster as every node sees it; none when it is healthy and healed. */
+  const problems = (cl: TestCluster): string[] => {
+    const out: string[] = [];
+    const byHost = new Map(cl.nodes.map((n) => [n.name, n]));
+    for (const n of cl.nodes) {
+      const state = cl.info(n, 'cluster_state');
+      if (state !== 'ok') out.push(`${n.name}: cluster_state ${state ?? `(no answer: ${cl.silence.get(n)})`}`);
+      const view = cl.view(n);
+      if (view.length !== cl.nodes.length) out.push(`${n.name} lists ${view.length} nodes: ${view.map((l) => `${l.id.slice(0, 8)} ${l.host} ${l.flags.join(',')}`).join('; ')}`);
+      for (const l of view) {
+        const peer = byHost.get(l.host);
+        if (!peer) out.push(`${n.name} lists an unknown node ${l.id} ${l.host}`);
+        else if (l.ip !== cl.ip(peer)) out.push(`${n.name} knows ${l.host} at ${l.ip}, not ${cl.ip(peer)}`);
+        const bad = l.flags.filter((f) => ['fail', 'fail?', 'noaddr', 'handshake'].includes(f));
+        if (bad.length) out.push(`${n.name} flags ${l.host} ${bad.join(',')}`);
+      }
+      const covered = view.filter((l) => l.flags.includes('master')).flatMap((l) => l.slots).map((r) => r.split('-').map(Number))
+        .map(([a, b = a]) => [a, b]).sort((x, y) => x[0] - y[0]);
+      let next = 0;
+      for (const [a, b] of covered) {
+        if (a !== next) out.push(`${n.name}: slot ${next} ${a < next ? 'owned twice' : 'uncovered'}`);
+        next = Math.max(next, b + 1);
+      }
+      if (next !== 16384) out.push(`${n.name}: slots from ${next} uncovered`);
+    }
+    // Each shard: one master owning its range, every other member its replica with the link up.
+    for (let s = 0; s < cl.shards; s++) {
+      const members = cl.shardNodes(s).map((n) => ({ n, me: cl.myself(n) }));
+      const masters = members.filter((m) => m.me?.flags.includes('master'));
+      if (masters.length !== 1) {
+        out.push(`shard ${s}: ${masters.length} masters`);
+        continue;
+      }
+      for (const m of members.filter((x) => x !== masters[0])) {
+        if (m.me?.master !== masters[0].me?.id) out.push(`shard ${s}: ${m.n.name} is not a replica of ${masters[0].n.name}`);
+        else if (cl.info(m.n, 'master_link_status') !== 'up') out.push(`shard ${s}: ${m.n.name}'s link to its master is not up`);
+      }
+      // The master's side too: after a diskless full sync, a replica is online (acknowledges, counts
+      // for WAIT) only once its first REPLCONF ACK arrived.
+      const online = (cl.cli(masters[0].n, ['info', 'replication']).match(/state=online/g) ?? []).length;
+      if (online < members.length - 1) out.push(`shard ${s}: ${masters[0].n.name} has ${online} of ${members.length - 1} replicas online`);
+    }
+    return out;
+  };
+  const healthy = (what: string) => waitFor(what, () => {
+    const p = problems(c!);
+    return { ok: p.length === 0, seen: p.join('\n') };
+  }, FORM_MS);
+
+  /** Keys grouped by the master that owns their slot, as node 0 sees it. */
+  const byOwner = (): Map<TestNode, string[]> => {
+    const view = c!.view(c!.nodes[0]);
+    const masters = view.filter((l) => l.flags.includes('master') && l.slots.length);
+    const out = new Map<TestNode, string[]>();
+    for (const k of KEYS) {
+      const owner = masters.find((l) => inRanges(keySlot(k), l.slots)) as NodeLine;
+      const node = c!.nodes.find((n) => n.name === owner.host) as TestNode;
+      out.set(node, [...(out.get(node) ?? []), k]);
+    }
+    return out;
+  };
+  const value = (k: string) => `value-of-${k}`;
+  const readAll = (): string[] => {
+    const wrong: string[] = [];
+    for (const [node, keys] of byOwner()) {
+      const got = c!.cli(node, [], keys.map((k) => `GET ${k}\n`).join('')).split('\n');
+      keys.forEach((k, i) => { if (got[i] !== value(k)) wrong.push(`${k} on ${node.name}: ${JSON.stringify(got[i])}`); });
+    }
+    return wrong;
+  };
+  const ownerOf = (s: number) => c!.myself(c!.shardNodes(s).find((n) => c!.myself(n)?.slots.length) as TestNode)?.id;
+
+  scenario('(a) a first start of 3 shards x (master + replica) forms the cluster: every slot once, each shard with its replica', async () => {
+    const started = Date.now();
+    c!.startAll();
+    await healthy('a formed, healthy cluster');
+    const formedMs = Date.now() - started;
+    for (let s = 0; s < 3; s++) {
+      const [first] = c!.shardNodes(s);
+      expect(log(first)).toContain('claiming slots');
+      expect(c!.myself(first)?.slots).toEqual([['0-5460', '5461-10922', '10923-16383'][s]]);
+    }
+    for (const [node, keys] of byOwner()) {
+      // WAIT on the connection that wrote, up to three times 5 s (a loaded machine may delay the replica's ack): the last answer counts.
+      // (The cli's own bound leaves room for all three.)
+      const replies = c!.cli(node, [], [...keys.map((k) => `SET ${k} ${value(k)}\n`), 'WAIT 1 5000\nWAIT 1 5000\nWAIT 1 5000\n'].join(''), 25_000).split('\n');
+      expect(replies.slice(0, keys.length).filter((r) => r !== 'OK')).toEqual([]);
+      // Acknowledged by the shard's replica: the keys survive the loss of either node of the shard.
+      expect({ wait: replies[replies.length - 1], master: node.name }).toEqual({ wait: '1', master: node.name });
+    }
+    // The rendered probes: every node of a healthy cluster is live and ready (a master with slots, a replica with its link up).
+    for (const n of c!.nodes) {
+      expect({ node: n.name, ...c!.probe(n, ClusterProbeMode.READINESS) }).toEqual({ node: n.name, code: 0, message: '' });
+      expect({ node: n.name, ...c!.probe(n, ClusterProbeMode.LIVENESS) }).toEqual({ node: n.name, code: 0, message: '' });
+    }
+    ids = c!.nodes.map((n) => c!.myself(n)?.id ?? '');
+    owners = new Map([0, 1, 2].map((s) => [s, ownerOf(s) as string]));
+    console.log(`${engineName}: formed in ${formedMs} ms`);
+    if (process.env.CLUSTER_TEST_LOGS) console.log(dumpLogs());
+    await c!.stopAll();
+  });
+
+  scenario('(b) every node restarted: same node ids, no slot reassigned, every key there', async () => {
+    expect(ids).toHaveLength(6);
+    const started = Date.now();
+    c!.startAll();
+    await healthy('the restarted cluster healthy');
+    console.log(`${engineName}: healthy ${Date.now() - started} ms after restarting every node`);
+    expect(c!.nodes.map((n) => c!.myself(n)?.id)).toEqual(ids);
+    expect([0, 1, 2].map(ownerOf)).toEqual([0, 1, 2].map((s) => owners.get(s)));
+    expect(readAll()).toEqual([]);
+    for (const n of c!.nodes) expect(log(n)).not.toMatch(/claiming|replicating|asking its replica/);
+    await c!.stopAll();
+  });
+
+  scenario('(c) every node restarted on a new address, volumes kept: heals with no manual step, every key there', async () => {
+    const old = c!.nodes.map((n) => c!.ip(n));
+    c!.generation = 1;
+    const started = Date.now();
+    c!.startAll();
+    expect(c!.nodes.map((n) => c!.ip(n)).filter((ip) => old.includes(ip))).toEqual([]);
+    // problems() also fails while any node still knows a peer at its old address.
+    await healthy('every node known at its new address, healthy');
+    console.log(`${engineName}: healed ${Date.now() - started} ms after restarting every node on a new address`);
+    expect(c!.nodes.map((n) => c!.myself(n)?.id)).toEqual(ids);
+    // Each shard's range stays in the shard. While the addresses heal, a master may stay unreachable
+    // longer than cluster-node-timeout (2 s here) and its replica be elected: roles within a shard may
+    // swap, which moves no slot and loses nothing.
+    const swapped = [0, 1, 2].filter((s) => ownerOf(s) !== owners.get(s));
+    for (const s of swapped) expect(c!.shardNodes(s).map((n) => c!.myself(n)?.id)).toContain(ownerOf(s));
+    console.log(`${engineName}: shards whose replica was elected while the addresses healed: [${swapped.join(', ')}]`);
+    expect(readAll()).toEqual([]);
+    for (const n of c!.nodes) expect(log(n)).toMatch(/meeting node-/);
+  });
+
+  /**
+   * Kills one node, gives it an empty volume and starts it again, watching every 100 ms that it
+   * never reports slots as a master. Fast: back before the cluster could notice it was gone (the
+   * other nodes' cluster-node-timeout raised to a minute, so no failover happens by itself). Slow:
+   * back after the cluster failed over by itself.
+   */
+  const backOnEmptyVolume = async (node: TestNode, fast: boolean) => {
+    const oldId = c!.myself(node)?.id as string;
+    const wasMaster = Boolean(c!.myself(node)?.slots.length);
+    const other = c!.shardNodes(node.shard).find((n) => n !== node) as TestNode;
+    const timeout = (ms: number) => c!.nodes.filter((n) => n !== node).forEach((n) => c!.cli(n, ['config', 'set', 'cluster-node-timeout', String(ms)]));
+    if (fast) timeout(60_000);
+    await c!.stop(node, 'SIGKILL');
+    node.data = tempDir('cluster-data-empty');
+    if (!fast) {
+      await waitFor(`${other.name} promoted by the cluster itself`, () => {
+        const me = c!.myself(other);
+        return { ok: Boolean(me?.slots.length), seen: `${other.name}: ${me?.flags.join(',')} ${me?.slots.join(' ')}` };
+      }, FORM_MS);
+    }
+    const started = Date.now();
+    c!.start(node);
+    const servedAsMaster: string[] = [];
+    // What the readiness probe said while the node rejoined, and when it said ready without serving its part.
+    const readiness: string[] = [];
+    const readyTooSoon: string[] = [];
+    const poll = setInterval(() => {
+      const me = c!.myself(node);
+      if (me?.flags.includes('master') && me.slots.length) servedAsMaster.push(`${me.id} ${me.slots.join(' ')}`);
+      const ready = c!.probe(node, ClusterProbeMode.READINESS);
+      readiness.push(ready.code === 0 ? 'ready' : ready.message);
+      const serving = me?.flags.includes('slave') && c!.info(node, 'master_link_status') === 'up';
+      if (ready.code === 0 && !serving) readyTooSoon.push(`${me?.flags.join(',')} of ${me?.master}`);
+    }, 100);
+    try {
+      await waitFor(`${node.name} back as a replica of ${other.name}, no trace of ${oldId}, every node healthy`, () => {
+        const me = c!.myself(node);
+        const p = problems(c!);
+        if (me?.master !== c!.myself(other)?.id) p.push(`${node.name} is ${me?.flags.join(',')} of ${me?.master}`);
+        for (const n of c!.nodes) if (c!.view(n).some((l) => l.id === oldId)) p.push(`${n.name} still lists ${oldId}`);
+        return { ok: p.length === 0, seen: p.join('\n') };
+      }, FORM_MS);
+    } finally {
+      clearInterval(poll);
+      if (fast) timeout(c!.o.nodeTimeoutMillis);
+    }
+    console.log(`${engineName}: ${wasMaster ? 'master' : 'replica'} back on an empty volume (${fast ? 'fast' : 'slow'}) rejoined in ${Date.now() - started} ms`);
+    expect(servedAsMaster).toEqual([]);
+    // Not ready before it replicated its shard's master (the first reads: still starting, or not part of a shard).
+    expect(readiness[0]).not.toBe('ready');
+    expect(readyTooSoon).toEqual([]);
+    await waitFor(`${node.name}'s readiness probe passing`, () => {
+      const r = c!.probe(node, ClusterProbeMode.READINESS);
+      return { ok: r.code === 0, seen: r.message };
+    }, 30_000);
+    expect(c!.myself(node)?.id).not.toBe(oldId);
+    expect(c!.myself(other)?.slots).toEqual([['0-5460', '5461-10922', '10923-16383'][node.shard]]);
+    expect(readAll()).toEqual([]);
+    // Forgotten by every node: by this node's entrypoint, or by the rebalancer if it got there first.
+    expect(c!.nodes.map(log).join('\n')).toMatch(new RegExp(`forgetting this node's lost incarnation ${oldId}|forgetting on every node [^\\n]*${oldId}`));
+    return wasMaster;
+  };
+
+  /** The node of a shard that is its master (owns slots), or its replica, right now. */
+  const member = async (shard: number, master: boolean): Promise<TestNode> => {
+    c!.startAll();
+    await healthy('the cluster healthy before the loss');
+    return c!.shardNodes(shard).find((n) => Boolean(c!.myself(n)?.slots.length) === master) as TestNode;
+  };
+
+  scenario('(d) a master back on an empty volume at once never serves its slots: its replica takes over, it follows, no ghost, every key there', async () => {
+    const node = await member(0, true);
+    expect(await backOnEmptyVolume(node, true)).toBe(true);
+    // Redis 7.0: only the node's takeover request promotes the replica within the wait. Valkey 9.1 may
+    // be quicker: the new node itself reports its old id failing, and the replica wins an election.
+    const how = /asking its replica .* to take over/.test(log(node)) ? 'after the node asked it to' : 'by an election';
+    console.log(`${engineName}: the replica took over ${how}`);
+  });
+
+  scenario('(d) a master back on an empty volume after the cluster failed over likewise', async () => {
+    expect(await backOnEmptyVolume(await member(2, true), false)).toBe(true);
+  });
+
+  scenario('(e) a replica back on an empty volume rejoins as a replica of its shard\'s master, no ghost, every key there', async () => {
+    expect(await backOnEmptyVolume(await member(1, false), true)).toBe(false);
+  });
+
+  const minReplicas = (n: TestNode) => c!.cli(n, ['config', 'get', 'min-replicas-to-write']).split('\n')[1];
+
+  scenario('(f) a planned stop of a master hands its slots to its replica first, which keeps acknowledging until the node is back in sync', async () => {
+    const node = await member(1, true);
+    const other = c!.shardNodes(1).find((n) => n !== node) as TestNode;
+    const hook = await c!.preStop(node);
+    expect(hook).toMatch(/asking its replica .* to take the slots over \(CLUSTER FAILOVER\): OK/);
+    expect(hook).toContain('owns the slots now; redirecting clients to it');
+    // The replica took the slots over before the node stopped, and acknowledges writes alone meanwhile.
+    expect(c!.myself(other)?.slots).toEqual(['5461-10922']);
+    expect(minReplicas(other)).toBe('0');
+    expect(c!.cli(other, ['SET', byOwner().get(other)?.[0] ?? 'x', 'planned'])).toBe('OK');
+    c!.start(node);
+    await healthy('the stopped master back as a replica');
+    expect(c!.myself(node)?.master).toBe(c!.myself(other)?.id);
+    await waitFor('the chart\'s min-replicas-to-write back on the master', () => ({ ok: minReplicas(other) === '1', seen: minReplicas(other) }), 30_000);
+    expect(log(node)).toMatch(/min-replicas-to-write 0 -> 1/);
+  });
+
+  scenario('(f) a planned stop of a replica waits its turn, then stops; its master keeps acknowledging until it is back', async () => {
+    const node = await member(2, false);
+    const master = c!.shardNodes(2).find((n) => n !== node) as TestNode;
+    const hook = await c!.preStop(node);
+    expect(hook).toContain('replica stopping in its turn: every other node serves');
+    expect({ minReplicas: minReplicas(master), hook }).toEqual({ minReplicas: '0', hook });
+    c!.start(node);
+    await healthy('the stopped replica back');
+    await waitFor('the chart\'s min-replicas-to-write back on the master', () => ({ ok: minReplicas(master) === '1', seen: minReplicas(master) }), 30_000);
+    expect(readAll().filter((w) => !w.includes('"planned"'))).toEqual([]);
+  });
+
+  scenario('(g) two masters stopped at once hand over one at a time: the second only once the first is back and in sync', async () => {
+    // a owns slot 0, so it holds the stop queue, which moves to its replica with the slots; its hook
+    // starts first, so a goes first and the queue moves under b.
+    const a = await member(0, true);
+    const b = c!.shardNodes(2).find((n) => Boolean(c!.myself(n)?.slots.length)) as TestNode;
+    const ended = new Map<TestNode, number>();
+    const stop = (n: TestNode) => c!.preStop(n).then((out) => { ended.set(n, Date.now()); return { n, out }; });
+    const hookA = stop(a);
+    await new Promise((r) => setTimeout(r, 500));
+    const hooks = [hookA, stop(b)];
+    const first = (await Promise.race(hooks)).n;
+    const second = first === a ? b : a;
+    expect(first.name).toBe(a.name);
+    // The first is gone: the second waits for it, however long it is away.
+    await new Promise((r) => setTimeout(r, 4000));
+    expect({ secondEnded: ended.has(second), secondIsMaster: Boolean(c!.myself(second)?.slots.length) }).toEqual({ secondEnded: false, secondIsMaster: true });
+    const restartedAt = Date.now();
+    c!.start(first);
+    const outs = await Promise.all(hooks);
+    const secondOut = outs.find((o) => o.n === second)!.out;
+    expect(ended.get(second)).toBeGreaterThan(restartedAt);
+    expect(secondOut).toContain('master handing over in its turn');
+    expect(secondOut).toContain('owns the slots now; redirecting clients to it');
+    c!.start(second);
+    await healthy('both stopped masters back as replicas');
+    expect(readAll().filter((w) => !w.includes('"planned"'))).toEqual([]);
+  });
+
+  /** Slots held by each shard's masters, as node 0 sees them. */
+  const slotCounts = (): number[] => {
+    const view = c!.view(c!.nodes[0]);
+    return Array.from({ length: c!.shards }, (_, s) => view
+      .filter((l) => l.flags.includes('master') && c!.shardNodes(s).some((n) => n.name === l.host))
+      .flatMap((l) => l.slots)
+      .reduce((sum, r) => { const [a, b = a] = r.split('-').map(Number); return sum + b - a + 1; }, 0));
+  };
+  /** Slots some master shows importing or migrating. */
+  const openSlots = (): string[] => c!.nodes.flatMap((n) => c!.cli(n, ['cluster', 'nodes']).split('\n')
+    .filter((l) => l.includes('myself') && l.includes('[')).map((l) => `${n.name}: ${l}`));
+  const rebalancerLog = () => c!.nodes.map((n) => log(n).split('\n').filter((l) => l.includes('cluster-rebalance')).slice(-6).join('\n')).join('\n');
+
+  scenario('(h) a 4th shard added joins empty and gets 4096 slots from the others, every key there; drained, then removed: every key there, its nodes forgotten', async () => {
+    c!.startAll();
+    await healthy('the 3-shard cluster back');
+    const added = c!.resize(4);
+    for (const n of added) c!.start(n);
+    await waitFor('4 shards of 4096 slots', () => {
+      const counts = slotCounts();
+      return { ok: counts.join() === '4096,4096,4096,4096' && openSlots().length === 0, seen: `${counts.join()} ${openSlots().join('; ')}\n${rebalancerLog()}` };
+    }, 2 * FORM_MS);
+    await healthy('the grown cluster healthy');
+    expect(log(added[0])).toContain('an empty master of a shard added to the cluster');
+    expect(readAll().filter((w) => !w.includes('"planned"'))).toEqual([]);
+    expect(added.map((n) => c!.probe(n, ClusterProbeMode.DRAINED).code)).toEqual([1, 1]);
+
+    c!.resize(4, 1);
+    await waitFor('shard 3 drained: the others hold the 3-shard split', () => {
+      const counts = slotCounts();
+      return { ok: counts.join() === '5461,5462,5461,0' && openSlots().length === 0, seen: `${counts.join()}\n${rebalancerLog()}` };
+    }, 2 * FORM_MS);
+    expect(added.map((n) => c!.probe(n, ClusterProbeMode.DRAINED).code)).toEqual([0, 0]);
+    expect(readAll().filter((w) => !w.includes('"planned"'))).toEqual([]);
+    await Promise.all(added.map((n) => c!.preStop(n)));
+    c!.removeShards();
+    await healthy('the cluster without shard 3, its nodes forgotten by every node');
+    expect(readAll().filter((w) => !w.includes('"planned"'))).toEqual([]);
+  });
+});
