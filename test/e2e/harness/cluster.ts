@@ -6,9 +6,10 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { AdmissionRequest, admit, groupVersionOf } from './admission';
 import { DnsProcess } from './dns';
 import { Container, ExecOptions, ExecResult, Pod, PodHost, ProbeKind, tail } from './kubelet';
-import { K8sObject, Secrets, b64decode, expandVars, labelsMatch, nameOf, nsOf } from './manifest';
+import { K8sObject, Secrets, b64decode, expandVars, labelSelectorMatches, labelsMatch, nameOf, nsOf } from './manifest';
 import { NetPlan, PartitionHandle, PartitionMember, PodNetwork, assertPrivateNetns } from './network';
 import { ReadinessTracker } from './readiness';
 import { ConnectOptions, ConnectionError, RedisClient } from './resp';
@@ -50,6 +51,39 @@ export interface ServiceInfo {
   ports: Array<{ name?: string; port: number; targetPort: number }>;
 }
 
+export interface ReconcileOptions {
+  /**
+   * `kubectl apply --prune -l <selector>`: objects held now whose labels match (matchLabels; `{}`
+   * matches every object, as `--prune --all`) and that are absent from the manifests are deleted.
+   * Every kind is pruned, as with a `--prune-allowlist` naming every kind of the chart.
+   */
+  prune?: Record<string, string>;
+  /** Bound on each StatefulSet pod's readiness during a rolling replacement (default 60 s). */
+  readyTimeoutMs?: number;
+}
+
+export interface ReconcileResult {
+  /** Pods of new workloads, or added by a larger `replicas`, started (unless the cluster was not started yet). */
+  created: Pod[];
+  /** Names of the pods deleted (workload pruned, or a smaller `replicas`), gone once the call returns. */
+  deleted: string[];
+  /** Pods whose template changed: stopped, then started with the new template. */
+  replaced: Array<{ pod: Pod; stoppedAt: number; startedAt: number }>;
+}
+
+const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'ReplicaSet'];
+const UNSUPPORTED_WORKLOAD_KINDS = ['DaemonSet', 'Job', 'CronJob'];
+const DEFAULT_READY_TIMEOUT_MS = 60_000;
+
+/** Identity of an object as the API server keys it: group, kind, namespace, name. */
+function objectKey(o: K8sObject): string {
+  return `${groupVersionOf(o).group}/${o.kind}/${nsOf(o)}/${nameOf(o)}`;
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 const DEAD_NAMESERVER = '127.255.255.254';
 
@@ -75,6 +109,16 @@ export class Cluster implements PodHost {
   readonly network?: PodNetwork;
   private readonly readiness?: ReadinessTracker;
   private readonly netPlan?: NetPlan;
+  /** Loopback addresses: each workload's number (its third octet), never handed out twice. */
+  private readonly workloadNumbers = new Map<string, number>();
+  /** Next workload number, and next pod sequence number (netns addresses), to hand out. */
+  private alloc = { workload: 1, seq: 0 };
+  /** Pods being deleted by reconcile(): no endpoint, no name, still in `pods` until gone. */
+  private readonly terminating = new Set<Pod>();
+  /** Claims of deleted PVCs whose directory waits for the last pod using them (pvc-protection). */
+  private readonly claimsToDelete = new Set<string>();
+  private started = false;
+  private reconciling: Promise<unknown> = Promise.resolve();
 
   constructor(
     manifests: K8sObject[],
@@ -107,98 +151,156 @@ export class Cluster implements PodHost {
     return this.netPlan !== undefined;
   }
 
-  /** A new pod's address: by workload (from 1) and replica on loopback; in creation order with network 'netns'. */
-  private podAddress(w: number, replica: number): string {
-    return this.netPlan ? this.netPlan.podAddress(this.pods.length) : `127.${this.opts.subnet}.${w}.${replica + 1}`;
+  /**
+   * A new pod's address: by workload (from 1) and replica on loopback; by creation order (`seq`, never
+   * reused) with network 'netns'.
+   */
+  private podAddress(w: number, replica: number, seq: number): string {
+    return this.netPlan ? this.netPlan.podAddress(seq) : `127.${this.opts.subnet}.${w}.${replica + 1}`;
   }
 
   // ---------------------------------------------------------------- model
 
   private buildPods(): void {
-    let w = 0;
     for (const o of this.objects) {
-      const kind = o.kind;
-      if (kind === 'Deployment' || kind === 'StatefulSet' || kind === 'ReplicaSet') {
-        w++;
-        if (w > 254) throw new Error('too many workloads');
-        const replicas = o.spec?.replicas ?? 1;
-        const template = o.spec?.template;
-        if (!template) throw new Error(`${kind} ${nameOf(o)} has no pod template`);
-        if (o.spec?.selector?.matchLabels && !labelsMatch(o.spec.selector.matchLabels, template.metadata?.labels)) {
-          throw new Error(`${kind} ${nameOf(o)}: selector does not match its template labels`);
-        }
-        for (let i = 0; i < replicas; i++) {
-          const podName = `${nameOf(o)}-${i}`;
-          const claims = new Map<string, string>();
-          for (const v of template.spec?.volumes ?? []) {
-            if (v.persistentVolumeClaim) claims.set(v.name, v.persistentVolumeClaim.claimName);
-          }
-          if (kind === 'StatefulSet') {
-            for (const t of o.spec.volumeClaimTemplates ?? []) claims.set(t.metadata.name, `${t.metadata.name}-${podName}`);
-          }
-          const pod = new Pod(this, podName, nsOf(o), { kind, name: nameOf(o) }, i, this.podAddress(w, i), template, claims);
-          this.pods.push(pod);
-        }
-      } else if (kind === 'Pod') {
-        w++;
-        const claims = new Map<string, string>();
-        for (const v of o.spec?.volumes ?? []) if (v.persistentVolumeClaim) claims.set(v.name, v.persistentVolumeClaim.claimName);
-        this.pods.push(new Pod(this, nameOf(o), nsOf(o), { kind, name: nameOf(o) }, 0, this.podAddress(w, 0), o, claims));
-      } else if (['DaemonSet', 'Job', 'CronJob'].includes(kind)) {
-        throw new Error(`harness does not support workload kind ${kind} (${nameOf(o)})`);
-      }
+      if (UNSUPPORTED_WORKLOAD_KINDS.includes(o.kind)) throw new Error(`harness does not support workload kind ${o.kind} (${nameOf(o)})`);
+      if (WORKLOAD_KINDS.includes(o.kind) || o.kind === 'Pod') this.pods.push(...this.newPods(o, 0, replicasOf(o), this.alloc, this.workloadNumbers));
     }
+  }
+
+  /**
+   * Pods [from, to) of a workload (Deployment, StatefulSet, ReplicaSet, or a bare Pod) as they are
+   * created: name, address, claims, template. `alloc` and `numbers` hand out workload numbers and
+   * pod sequence numbers (a plan passes copies, so nothing is handed out until it is carried out).
+   */
+  private newPods(o: K8sObject, from: number, to: number, alloc: { workload: number; seq: number }, numbers: Map<string, number>): Pod[] {
+    const kind = o.kind;
+    let w = numbers.get(objectKey(o));
+    if (w === undefined) {
+      w = alloc.workload++;
+      if (w > 254) throw new Error('too many workloads');
+      numbers.set(objectKey(o), w);
+    }
+    if (kind === 'Pod') {
+      const claims = new Map<string, string>();
+      for (const v of o.spec?.volumes ?? []) if (v.persistentVolumeClaim) claims.set(v.name, v.persistentVolumeClaim.claimName);
+      return [new Pod(this, nameOf(o), nsOf(o), { kind, name: nameOf(o) }, 0, this.podAddress(w, 0, alloc.seq++), o, claims)];
+    }
+    const template = o.spec?.template;
+    if (!template) throw new Error(`${kind} ${nameOf(o)} has no pod template`);
+    if (o.spec?.selector?.matchLabels && !labelsMatch(o.spec.selector.matchLabels, template.metadata?.labels)) {
+      throw new Error(`${kind} ${nameOf(o)}: selector does not match its template labels`);
+    }
+    const pods: Pod[] = [];
+    for (let i = from; i < to; i++) {
+      const podName = `${nameOf(o)}-${i}`;
+      const claims = new Map<string, string>();
+      for (const v of template.spec?.volumes ?? []) {
+        if (v.persistentVolumeClaim) claims.set(v.name, v.persistentVolumeClaim.claimName);
+      }
+      if (kind === 'StatefulSet') {
+        for (const t of o.spec.volumeClaimTemplates ?? []) claims.set(t.metadata.name, `${t.metadata.name}-${podName}`);
+      }
+      pods.push(new Pod(this, podName, nsOf(o), { kind, name: nameOf(o) }, i, this.podAddress(w, i, alloc.seq++), template, claims));
+    }
+    return pods;
   }
 
   private buildServices(): void {
     for (const s of this.objects.filter((o) => o.kind === 'Service')) {
-      const name = nameOf(s);
-      const ns = nsOf(s);
-      const selector = s.spec?.selector;
-      const pods = selector ? this.pods.filter((p) => p.namespace === ns && labelsMatch(selector, p.labels)) : [];
-      const headless = s.spec?.clusterIP === 'None';
-      if (!selector) this.note(`Service ${name} has no selector; it gets no hosts entries`);
-      else if (pods.length === 0) this.note(`Service ${name} selects no pod`);
-      // With network 'netns' a VIP spreads connections as kube-proxy does: nothing to note.
-      if (!headless && pods.length > 1 && !this.netns) {
-        this.note(`ClusterIP Service ${name} selects ${pods.length} pods (${pods.map((p) => p.name).join(', ')}); /etc/hosts lists all of them, cluster.connect() round-robins over running ones`);
-      }
-      const ports: ServiceInfo['ports'] = [];
-      for (const p of s.spec?.ports ?? []) {
-        const target = p.targetPort ?? p.port;
-        for (const pod of pods) {
-          let containerPort: number;
-          if (typeof target === 'number' || /^\d+$/.test(String(target))) {
-            containerPort = Number(target);
-          } else {
-            try {
-              containerPort = pod.containerPort(String(target));
-            } catch {
-              throw new Error(`Service ${name} port ${p.name ?? p.port}: targetPort '${target}' is not a named port of pod ${pod.name}`);
-            }
-          }
-          if (containerPort !== p.port && !this.netns) {
-            throw new Error(
-              `Service ${name} port ${p.name ?? ''} ${p.port} targets container port ${containerPort} of pod ${pod.name}; ` +
-                'the harness has no kube-proxy, so service port and container port must be equal',
-            );
+      const info = this.serviceInfo(s, this.pods, (m) => this.note(m));
+      this.services.set(`${info.namespace}/${info.name}`, info);
+    }
+  }
+
+  /** A Service's pods and ports among `allPods`; throws where the harness cannot serve it. */
+  private serviceInfo(s: K8sObject, allPods: readonly Pod[], note: (m: string) => void): ServiceInfo {
+    const name = nameOf(s);
+    const ns = nsOf(s);
+    const selector = s.spec?.selector;
+    const pods = selector ? allPods.filter((p) => p.namespace === ns && labelsMatch(selector, p.labels)) : [];
+    const headless = s.spec?.clusterIP === 'None';
+    if (!selector) note(`Service ${name} has no selector; it gets no hosts entries`);
+    else if (pods.length === 0) note(`Service ${name} selects no pod`);
+    // With network 'netns' a VIP spreads connections as kube-proxy does: nothing to note.
+    if (!headless && pods.length > 1 && !this.netns) {
+      note(`ClusterIP Service ${name} selects ${pods.length} pods (${pods.map((p) => p.name).join(', ')}); /etc/hosts lists all of them, cluster.connect() round-robins over running ones`);
+    }
+    const ports: ServiceInfo['ports'] = [];
+    for (const p of s.spec?.ports ?? []) {
+      const target = p.targetPort ?? p.port;
+      for (const pod of pods) {
+        let containerPort: number;
+        if (typeof target === 'number' || /^\d+$/.test(String(target))) {
+          containerPort = Number(target);
+        } else {
+          try {
+            containerPort = pod.containerPort(String(target));
+          } catch {
+            throw new Error(`Service ${name} port ${p.name ?? p.port}: targetPort '${target}' is not a named port of pod ${pod.name}`);
           }
         }
-        ports.push({ name: p.name, port: p.port, targetPort: this.netns && pods.length ? pods[0].containerPort(target) : p.port });
+        if (containerPort !== p.port && !this.netns) {
+          throw new Error(
+            `Service ${name} port ${p.name ?? ''} ${p.port} targets container port ${containerPort} of pod ${pod.name}; ` +
+              'the harness has no kube-proxy, so service port and container port must be equal',
+          );
+        }
       }
-      const key = `${ns}/${name}`;
-      this.services.set(key, { name, namespace: ns, headless, object: s, pods, ports });
+      ports.push({ name: p.name, port: p.port, targetPort: this.netns && pods.length ? pods[0].containerPort(target) : p.port });
     }
+    return { name, namespace: ns, headless, object: s, pods, ports };
   }
 
   private writeStaticFiles(): void {
     fs.mkdirSync(path.join(this.workDir, 'etc'), { recursive: true });
+    for (const pod of this.pods) this.writeResolv(pod);
+    for (const pod of this.pods) fs.writeFileSync(this.hostsFile(pod), this.hostsContent(pod), { mode: 0o644 });
+    this.rebuildNames();
+  }
+
+  private writeResolv(pod: Pod): void {
     const comment = this.opts.dns || this.netns
       ? `# generated by the e2e harness: the harness answers A queries for Service names on ${this.nameserver}`
       : `# generated by the e2e harness: nothing listens on ${this.nameserver}, DNS fails fast`;
-    for (const pod of this.pods) fs.writeFileSync(this.resolvConf(pod), this.resolvContent(pod, comment), { mode: 0o644 });
-    for (const pod of this.pods) fs.writeFileSync(this.hostsFile(pod), this.hostsContent(pod), { mode: 0o644 });
-    // DNS view: every fully qualified (and partially qualified) Service name; short names via search domains.
+    fs.writeFileSync(this.resolvConf(pod), this.resolvContent(pod, comment), { mode: 0o644 });
+  }
+
+  /**
+   * Rewrites a pod's /etc/hosts where its containers see it: in place, since it is bind-mounted as a
+   * file (a rename would leave them the old one), and without a moment of an empty file (the new
+   * content is written over the old, then the file is cut to its length).
+   */
+  private rewriteHosts(pod: Pod): void {
+    const f = this.hostsFile(pod);
+    const content = Buffer.from(this.hostsContent(pod));
+    let old: Buffer | undefined;
+    try {
+      old = fs.readFileSync(f);
+    } catch {
+      /* new pod */
+    }
+    if (old === undefined) {
+      fs.writeFileSync(f, content, { mode: 0o644 });
+      return;
+    }
+    if (old.equals(content)) return;
+    const fd = fs.openSync(f, 'r+');
+    try {
+      fs.writeSync(fd, content, 0, content.length, 0);
+      fs.ftruncateSync(fd, content.length);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /**
+   * The DNS stand-in's view: every fully qualified (and partially qualified) Service name (short names
+   * via search domains), and StatefulSet pods' names; pods being deleted have none.
+   */
+  private rebuildNames(): void {
+    this.dnsNames.clear();
+    this.dnsServices.clear();
     for (const svc of this.services.values()) {
       for (const n of this.serviceNames(svc, svc.namespace)) {
         if (n === svc.name) continue;
@@ -207,10 +309,15 @@ export class Cluster implements PodHost {
       }
     }
     for (const o of this.objects.filter((x) => x.kind === 'StatefulSet' && x.spec?.serviceName)) {
-      for (const p of this.pods.filter((x) => x.owner.kind === 'StatefulSet' && x.owner.name === nameOf(o))) {
+      for (const p of this.statefulSetPods(o)) {
         this.dnsNames.set(`${p.name}.${o.spec.serviceName}.${nsOf(o)}.svc.cluster.local`, [p.address]);
       }
     }
+  }
+
+  /** A StatefulSet's pods that have DNS names (not being deleted). */
+  private statefulSetPods(o: K8sObject): Pod[] {
+    return this.pods.filter((x) => x.owner.kind === 'StatefulSet' && x.owner.name === nameOf(o) && x.namespace === nsOf(o) && !this.terminating.has(x));
   }
 
   /** What the DNS stand-in answers for a name (undefined: NXDOMAIN). */
@@ -249,7 +356,7 @@ export class Cluster implements PodHost {
     }
     // StatefulSet pod DNS names: <pod>.<serviceName>[.<ns>.svc.cluster.local]
     for (const o of this.objects.filter((x) => x.kind === 'StatefulSet' && x.spec?.serviceName)) {
-      for (const p of this.pods.filter((x) => x.owner.kind === 'StatefulSet' && x.owner.name === nameOf(o))) {
+      for (const p of this.statefulSetPods(o)) {
         const sn = o.spec.serviceName;
         const ns = nsOf(o);
         const names = [`${p.name}.${sn}.${ns}.svc.cluster.local`, `${p.name}.${sn}.${ns}.svc`, `${p.name}.${sn}.${ns}`];
@@ -421,6 +528,260 @@ export class Cluster implements PodHost {
     }));
   }
 
+  /**
+   * As `kubectl apply --prune -l <selector>` on re-synthesized manifests, while the pods run; one call
+   * is one apply, carried out as the API server, the controllers, kubelet, kube-proxy and CoreDNS would:
+   *
+   * - Checked first, all of it, before anything changes (a refusal throws and changes nothing):
+   *   immutable fields of updated objects (a workload's selector, a StatefulSet's serviceName and
+   *   volumeClaimTemplates, a Service's headlessness, a Pod's spec), then every CREATE, UPDATE and DELETE
+   *   against the ValidatingAdmissionPolicies and bindings held now (admission.ts; the error quotes the
+   *   API server's refusal, with the validation's message), then what the harness can run.
+   * - New objects are stored; a new workload gets its pods (addresses, claims, hostname, as pods built at
+   *   construction), a new Service its pods, VIP (netns) and names. A larger `replicas` adds pods
+   *   `<name>-<n>`, a smaller one deletes the highest.
+   * - Pods being deleted leave every Service's endpoints and names at once; /etc/hosts (loopback), the
+   *   DNS stand-in and the rules (netns) show the new state before the pods start or stop.
+   * - Mounted ConfigMaps and Secrets of running pods follow their objects atomically, as kubelet's
+   *   AtomicWriter swaps `..data` (env vars do not change).
+   * - Then concurrently: new pods start (unless the cluster has not been started); deleted pods stop as
+   *   on a pod deletion (preStop, SIGTERM, grace period, SIGKILL) and leave `pods`, their network
+   *   namespace torn down; pods whose template changed are replaced as rollout() does (a StatefulSet's
+   *   one at a time from the highest ordinal, each Ready before the next, as its RollingUpdate).
+   * - Pruned objects are deleted; a deleted PVC's directory goes once no pod uses it (pvc-protection),
+   *   like claims of a StatefulSet whose persistentVolumeClaimRetentionPolicy says Delete.
+   *
+   * Resolves once every new pod has started, every deleted pod is gone and every replaced pod runs
+   * again; rejects naming each action that failed. Calls are serialized.
+   */
+  reconcile(manifests: K8sObject[], opts: ReconcileOptions = {}): Promise<ReconcileResult> {
+    const run = this.reconciling.then(() => this.reconcileNow(manifests, opts));
+    this.reconciling = run.catch(() => undefined);
+    return run;
+  }
+
+  private async reconcileNow(manifests: K8sObject[], opts: ReconcileOptions): Promise<ReconcileResult> {
+    if (this.shutDown) throw new Error('reconcile: cluster is shut down');
+    const incoming = manifests.filter((o) => o && typeof o === 'object' && o.kind);
+    const given = new Map<string, K8sObject>();
+    for (const o of incoming) {
+      if (given.has(objectKey(o))) throw new Error(`reconcile: ${o.kind} ${nsOf(o)}/${nameOf(o)} appears twice in the manifests`);
+      given.set(objectKey(o), o);
+    }
+    const held = new Map(this.objects.map((o) => [objectKey(o), o]));
+    const creates = incoming.filter((o) => !held.has(objectKey(o)));
+    const updates = incoming.flatMap((o) => {
+      const old = held.get(objectKey(o));
+      return old && !sameJson(old, o) ? [{ old, obj: o }] : [];
+    });
+    const prune = opts.prune;
+    const deletes = prune ? this.objects.filter((o) => !given.has(objectKey(o)) && labelSelectorMatches({ matchLabels: prune }, o.metadata?.labels ?? {})) : [];
+
+    // ---- The API server: validation, then admission, of every request before any is carried out.
+    for (const o of creates) {
+      if (UNSUPPORTED_WORKLOAD_KINDS.includes(o.kind)) throw new Error(`reconcile: harness does not support workload kind ${o.kind} (${nameOf(o)}); nothing changed`);
+    }
+    for (const { old, obj } of updates) checkUpdate(old, obj);
+    const requests: AdmissionRequest[] = [
+      ...creates.map((o): AdmissionRequest => ({ operation: 'CREATE', object: o, oldObject: null })),
+      ...updates.map(({ old, obj }): AdmissionRequest => ({ operation: 'UPDATE', object: obj, oldObject: old })),
+      ...deletes.map((o): AdmissionRequest => ({ operation: 'DELETE', object: null, oldObject: o })),
+    ];
+    const verdict = await admit(this.objects, requests, (m) => this.log(m));
+    for (const w of verdict.warnings) this.note(`reconcile: admission warning: ${w}`);
+    if (verdict.denied.length) throw new Error(`reconcile refused by admission, nothing changed: ${verdict.denied.join('; ')}`);
+
+    // ---- The plan: what the controllers make of it; throws, changing nothing, where the harness cannot.
+    const alloc = { ...this.alloc };
+    const numbers = new Map(this.workloadNumbers);
+    const created: Pod[] = [];
+    const doomed: Pod[] = [];
+    const replace: Array<{ pod: Pod; template: K8sObject }> = [];
+    const claimsToDelete: string[] = [];
+    const isWorkload = (o: K8sObject): boolean => WORKLOAD_KINDS.includes(o.kind) || o.kind === 'Pod';
+    const podsOf = (o: K8sObject): Pod[] =>
+      this.pods.filter((p) => p.owner.kind === o.kind && p.owner.name === nameOf(o) && p.namespace === nsOf(o)).sort((a, b) => a.index - b.index);
+    const templateClaims = (o: K8sObject, pods: Pod[]): string[] => {
+      const names = new Set<string>((o.spec?.volumeClaimTemplates ?? []).map((t: K8sObject) => t.metadata?.name));
+      return pods.flatMap((p) => [...p.claims].filter(([vol]) => names.has(vol)).map(([, claim]) => claim));
+    };
+    for (const o of creates.filter(isWorkload)) created.push(...this.newPods(o, 0, replicasOf(o), alloc, numbers));
+    for (const { old, obj } of updates.filter((u) => isWorkload(u.obj) && u.obj.kind !== 'Pod')) {
+      const pods = podsOf(obj);
+      const want = replicasOf(obj);
+      const from = pods.length ? pods[pods.length - 1].index + 1 : 0;
+      if (want > from) created.push(...this.newPods(obj, from, want, alloc, numbers));
+      const gone = pods.filter((p) => p.index >= want);
+      doomed.push(...gone);
+      if (obj.kind === 'StatefulSet' && obj.spec?.persistentVolumeClaimRetentionPolicy?.whenScaled === 'Delete') claimsToDelete.push(...templateClaims(obj, gone));
+      if (!sameJson(old.spec?.template, obj.spec?.template)) for (const pod of pods.filter((p) => p.index < want)) replace.push({ pod, template: obj.spec.template });
+    }
+    for (const o of deletes) {
+      if (isWorkload(o)) {
+        const pods = podsOf(o);
+        doomed.push(...pods);
+        if (o.kind === 'StatefulSet' && o.spec?.persistentVolumeClaimRetentionPolicy?.whenDeleted === 'Delete') claimsToDelete.push(...templateClaims(o, pods));
+      } else if (o.kind === 'PersistentVolumeClaim') {
+        claimsToDelete.push(nameOf(o));
+      }
+    }
+    for (const p of created) {
+      const taken = [...this.pods, ...created].find((x) => x !== p && x.name === p.name);
+      if (taken) {
+        const why = doomed.includes(taken) ? ', which this call deletes: apply the deletion first, then the new object' : '';
+        throw new Error(`reconcile: pod name ${p.name} of ${p.owner.kind} ${p.owner.name} is taken by a pod of ${taken.owner.kind} ${taken.owner.name}${why}; nothing changed`);
+      }
+    }
+    const updated = new Map(updates.map((u) => [objectKey(u.obj), u.obj]));
+    const dropped = new Set(deletes.map(objectKey));
+    const objectsAfter = [...this.objects.filter((o) => !dropped.has(objectKey(o))).map((o) => updated.get(objectKey(o)) ?? o), ...creates];
+    const podsAfter = [...this.pods.filter((p) => !doomed.includes(p)), ...created];
+    const touched = new Set([...creates, ...updates.map((u) => u.obj)].map(objectKey));
+    const serviceNotes: string[] = [];
+    const servicesAfter = new Map<string, ServiceInfo>();
+    for (const s of objectsAfter.filter((o) => o.kind === 'Service')) {
+      const info = this.serviceInfo(s, podsAfter, (m) => touched.has(objectKey(s)) && serviceNotes.push(m));
+      servicesAfter.set(`${info.namespace}/${info.name}`, info);
+    }
+
+    // ---- Carried out: the objects, then names and endpoints, then the pods.
+    this.objects.splice(0, this.objects.length, ...objectsAfter);
+    this.alloc = alloc;
+    for (const [k, w] of numbers) this.workloadNumbers.set(k, w);
+    for (const n of serviceNotes) this.note(n);
+    for (const p of doomed) this.terminating.add(p);
+    // A Service that stays keeps its ServiceInfo: its VIP, DNS entries and rules are keyed on it.
+    for (const [key, info] of [...this.services]) {
+      const next = servicesAfter.get(key);
+      if (next) {
+        Object.assign(info, next);
+      } else {
+        this.services.delete(key);
+        this.network?.releaseVip(info);
+      }
+    }
+    for (const [key, info] of servicesAfter) {
+      if (this.services.has(key)) continue;
+      this.services.set(key, info);
+      this.network?.assignVip(info);
+    }
+    await this.network?.addPods(created);
+    this.pods.push(...created);
+    for (const p of created) this.writeResolv(p);
+    this.rebuildNames();
+    for (const p of this.pods) if (!this.terminating.has(p)) this.rewriteHosts(p);
+    const replacing = new Set(replace.map((r) => r.pod));
+    for (const p of this.pods) if (p.anyRunning && !this.terminating.has(p) && !replacing.has(p)) this.refreshVolumes(p);
+    await this.syncNames();
+    const list = (ps: Pod[]): string => ps.map((p) => p.name).join(', ') || 'none';
+    this.note(
+      `reconcile: ${creates.length} created, ${updates.length} updated, ${deletes.length} deleted (${deletes.map((o) => `${o.kind} ${nameOf(o)}`).join(', ') || 'none'}); ` +
+        `pods new: ${list(created)}; deleted: ${list(doomed)}; replaced: ${list([...replacing])}`,
+    );
+
+    const result: ReconcileResult = { created, deleted: doomed.map((p) => p.name), replaced: [] };
+    const settled = await Promise.allSettled([
+      ...doomed.map((p) => this.deletePod(p)),
+      ...created.map(async (p) => (this.started ? this.startPod(p) : undefined)),
+      this.replacePods(replace, opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS).then((r) => void result.replaced.push(...r)),
+    ]);
+    for (const c of claimsToDelete) this.claimsToDelete.add(c);
+    this.deleteReleasedClaims();
+    await this.syncNames();
+    const failed = settled.flatMap((r) => (r.status === 'rejected' ? [errText(r.reason)] : []));
+    if (failed.length) throw new Error(`reconcile: ${failed.length} action(s) failed: ${failed.join('; ')}`);
+    return result;
+  }
+
+  /** Rules (netns) and the DNS stand-in reflect the current Services, endpoints and pods. */
+  private async syncNames(): Promise<void> {
+    await Promise.all([this.network?.isSetUp ? this.network.sync() : undefined, this.dnsResponder?.sync()]);
+  }
+
+  /**
+   * A pod deletion as kubelet carries it out (preStop hook, SIGTERM, grace period, SIGKILL); then the
+   * pod leaves the cluster, its network namespace (netns) and its files but the logs go.
+   */
+  private async deletePod(pod: Pod): Promise<void> {
+    for (const c of [...pod.containers, ...pod.initContainers]) if (c.pid) this.everPids.add(c.pid);
+    try {
+      await pod.stop();
+      await Promise.all(pod.initContainers.map((c) => c.crash()));
+    } finally {
+      const i = this.pods.indexOf(pod);
+      if (i >= 0) this.pods.splice(i, 1);
+      this.terminating.delete(pod);
+      await this.network?.removePod(pod);
+      const dirs = [this.hostsFile(pod), this.resolvConf(pod), path.join(this.workDir, 'pods', pod.name)];
+      dirs.push(...pod.containers.concat(pod.initContainers).map((c) => path.join(this.workDir, 'roots', `${pod.name}_${c.name}`)));
+      for (const d of dirs) {
+        try {
+          fs.rmSync(d, { recursive: true, force: true });
+        } catch (e) {
+          this.log(`deleted pod ${pod.name}: ${d} left: ${errText(e)}`);
+        }
+      }
+      this.log(`pod ${pod.name} deleted`);
+    }
+  }
+
+  /**
+   * Pods whose template changed: a Deployment's (or ReplicaSet's) all at once, each started with its new
+   * template as soon as it is gone (as rollout()); a StatefulSet's one at a time from the highest
+   * ordinal, each Ready (bounded) before the next, as its RollingUpdate does.
+   */
+  private async replacePods(list: Array<{ pod: Pod; template: K8sObject }>, readyTimeoutMs: number): Promise<ReconcileResult['replaced']> {
+    const one = async ({ pod, template }: { pod: Pod; template: K8sObject }): Promise<ReconcileResult['replaced'][number]> => {
+      await pod.stop();
+      const stoppedAt = Date.now();
+      pod.replaceTemplate(template);
+      const startedAt = Date.now();
+      if (this.started) await this.startPod(pod);
+      return { pod, stoppedAt, startedAt };
+    };
+    const sets = new Map<string, Array<{ pod: Pod; template: K8sObject }>>();
+    const at: Array<Promise<Array<ReconcileResult['replaced'][number]>>> = [];
+    for (const r of list) {
+      if (r.pod.owner.kind !== 'StatefulSet') {
+        at.push(one(r).then((x) => [x]));
+        continue;
+      }
+      const k = `${r.pod.namespace}/${r.pod.owner.name}`;
+      sets.set(k, [...(sets.get(k) ?? []), r]);
+    }
+    for (const rs of sets.values()) {
+      at.push((async () => {
+        const out: Array<ReconcileResult['replaced'][number]> = [];
+        const ordered = rs.sort((a, b) => b.pod.index - a.pod.index);
+        for (const [i, r] of ordered.entries()) {
+          out.push(await one(r));
+          if (this.started && i < ordered.length - 1) await r.pod.waitReady(readyTimeoutMs);
+        }
+        return out;
+      })());
+    }
+    return (await Promise.all(at)).flat();
+  }
+
+  /** pvc-protection: a deleted claim's directory goes once no pod of the cluster uses it. */
+  private deleteReleasedClaims(): void {
+    for (const claim of [...this.claimsToDelete]) {
+      const user = this.pods.find((p) => [...p.claims.values()].includes(claim));
+      if (user) {
+        this.log(`claim ${claim} is deleted but pod ${user.name} still uses it: its data stays until that pod is gone`);
+        continue;
+      }
+      this.claimsToDelete.delete(claim);
+      fs.rmSync(this.claimDir(claim), { recursive: true, force: true });
+      this.log(`claim ${claim} deleted with its data`);
+    }
+  }
+
+  /** An object held now ({@link reconcile} keeps them current), or undefined. */
+  object(kind: string, name: string, namespace = 'default'): K8sObject | undefined {
+    return this.findObject(kind, name, namespace);
+  }
+
   /** ConfigMaps and Secrets of the manifests replace (or join) the current ones. */
   private replaceConfigObjects(manifests: K8sObject[]): void {
     for (const o of manifests.filter((x) => x?.kind === 'ConfigMap' || x?.kind === 'Secret')) {
@@ -471,6 +832,58 @@ export class Cluster implements PodHost {
     this.log(`wiped claim ${claimName}`);
   }
 
+  /** Host directory of a pod's configMap or secret volume. */
+  private volumeDir(pod: Pod, v: K8sObject): string {
+    return path.join(this.workDir, 'pods', pod.name, `vol-${v.name}`);
+  }
+
+  /**
+   * The files of a configMap or secret volume from the objects held now (`items`, `defaultMode`, a
+   * key's `mode`); undefined for an optional source that does not exist.
+   */
+  private volumePayload(pod: Pod, v: K8sObject): Map<string, ProjectedFile> | undefined {
+    const where = `pod ${pod.name} volume ${v.name}`;
+    const isCm = Boolean(v.configMap);
+    const src = isCm ? v.configMap : v.secret;
+    const objName = isCm ? src.name : src.secretName;
+    const data = isCm ? this.configMapData(objName, pod.namespace, src.optional, where) : this.secretData(objName, pod.namespace, src.optional, where);
+    if (data === undefined) return undefined;
+    const defaultMode: number = src.defaultMode ?? 0o644;
+    const items: Array<{ key: string; path: string; mode?: number }> = src.items ?? Object.keys(data).map((k) => ({ key: k, path: k }));
+    const files = new Map<string, ProjectedFile>();
+    for (const it of items) {
+      const value = data[it.key];
+      if (value === undefined) {
+        if (src.optional) continue;
+        throw new Error(`${where}: key '${it.key}' not found in ${isCm ? 'ConfigMap' : 'Secret'} ${objName}`);
+      }
+      files.set(path.posix.normalize(it.path), { content: value, mode: it.mode ?? defaultMode });
+    }
+    return files;
+  }
+
+  /**
+   * What kubelet's volume manager does for a running pod: each configMap and secret volume follows
+   * its object as held now, swapped atomically (see {@link writeAtomically}). A source that is gone, or
+   * lacks a key, leaves the files as they were (kubelet logs the error and retries).
+   */
+  private refreshVolumes(pod: Pod): void {
+    const spec = pod.template.spec;
+    const gid: number = spec.securityContext?.fsGroup ?? 0;
+    for (const v of (spec.volumes ?? []) as K8sObject[]) {
+      if (!v.configMap && !v.secret) continue;
+      let files: Map<string, ProjectedFile> | undefined;
+      try {
+        files = this.volumePayload(pod, v);
+      } catch (e) {
+        this.log(`volume ${v.name} of pod ${pod.name} left as it was: ${errText(e)}`);
+        continue;
+      }
+      if (!files) continue;
+      if (writeAtomically(this.volumeDir(pod, v), files, gid)) this.log(`refreshed volume ${v.name} of running pod ${pod.name}`);
+    }
+  }
+
   prepareVolumes(pod: Pod): Map<string, { dir: string; alwaysReadOnly: boolean }> {
     const out = new Map<string, { dir: string; alwaysReadOnly: boolean }>();
     const spec = pod.template.spec;
@@ -484,28 +897,10 @@ export class Cluster implements PodHost {
     for (const v of volumes) {
       const where = `pod ${pod.name} volume ${v.name}`;
       if (v.configMap || v.secret) {
-        const isCm = Boolean(v.configMap);
-        const src = isCm ? v.configMap : v.secret;
-        const objName = isCm ? src.name : src.secretName;
-        const data = isCm ? this.configMapData(objName, pod.namespace, src.optional, where) : this.secretData(objName, pod.namespace, src.optional, where);
-        const dir = path.join(podDir, `vol-${v.name}`);
+        const files = this.volumePayload(pod, v) ?? new Map<string, ProjectedFile>();
+        const dir = this.volumeDir(pod, v);
         fs.rmSync(dir, { recursive: true, force: true });
-        fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
-        fs.chmodSync(dir, 0o755);
-        const defaultMode: number = src.defaultMode ?? 0o644;
-        const items: Array<{ key: string; path: string; mode?: number }> = src.items ?? Object.keys(data ?? {}).map((k) => ({ key: k, path: k }));
-        for (const it of items) {
-          const value = data?.[it.key];
-          if (value === undefined) {
-            if (src.optional) continue;
-            throw new Error(`${where}: key '${it.key}' not found in ${isCm ? 'ConfigMap' : 'Secret'} ${objName}`);
-          }
-          const f = path.join(dir, it.path);
-          fs.mkdirSync(path.dirname(f), { recursive: true, mode: 0o755 });
-          fs.writeFileSync(f, value);
-          fs.chownSync(f, 0, fsGroup ?? 0);
-          fs.chmodSync(f, it.mode ?? defaultMode);
-        }
+        writeAtomically(dir, files, fsGroup ?? 0);
         out.set(v.name, { dir, alwaysReadOnly: true });
       } else if (v.emptyDir) {
         const dir = path.join(podDir, `emptydir-${v.name}`);
@@ -559,6 +954,7 @@ export class Cluster implements PodHost {
 
   async startPod(p: Pod): Promise<void> {
     if (this.shutDown) throw new Error('cluster is shut down');
+    this.started = true;
     await p.start();
     for (const c of p.containers) if (c.pid) this.everPids.add(c.pid);
   }
@@ -641,9 +1037,12 @@ export class Cluster implements PodHost {
     return this.readiness?.isReady(pod) ?? false;
   }
 
-  /** network 'netns': resolves once every namespace's rules reflect the current readiness and partitions. */
-  syncNetwork(): Promise<void> {
-    return this.requireNetwork('syncNetwork').sync();
+  /**
+   * network 'netns': resolves once every namespace's rules reflect the current readiness and partitions,
+   * and the DNS stand-in answers from the current endpoints.
+   */
+  async syncNetwork(): Promise<void> {
+    await Promise.all([this.requireNetwork('syncNetwork').sync(), this.dnsResponder?.sync()]);
   }
 
   /**
@@ -749,6 +1148,125 @@ export class Cluster implements PodHost {
   unexpectedExits(): string[] {
     return this.pods.flatMap((p) => p.unexpectedExits.map((x) => `${p.name}/${x.container} code=${x.code} signal=${x.signal} at ${new Date(x.at).toISOString()}`));
   }
+}
+
+/**
+ * The API server's validation of an update: a change to an immutable field refuses the whole apply
+ * (delete the object first, as Kubernetes demands).
+ */
+function checkUpdate(old: K8sObject, obj: K8sObject): void {
+  const what = `${obj.kind} ${nsOf(obj)}/${nameOf(obj)}`;
+  const immutable = (field: string, a: unknown, b: unknown): void => {
+    if (!sameJson(a, b)) throw new Error(`reconcile: ${what} is invalid: ${field}: field is immutable; nothing changed`);
+  };
+  switch (obj.kind) {
+    case 'Deployment':
+    case 'ReplicaSet':
+      immutable('spec.selector', old.spec?.selector, obj.spec?.selector);
+      break;
+    case 'StatefulSet':
+      for (const f of ['selector', 'serviceName', 'volumeClaimTemplates', 'podManagementPolicy']) immutable(`spec.${f}`, old.spec?.[f], obj.spec?.[f]);
+      break;
+    case 'Service':
+      immutable('spec.clusterIP', old.spec?.clusterIP === 'None', obj.spec?.clusterIP === 'None');
+      break;
+    case 'Pod':
+      immutable('spec', old.spec, obj.spec);
+      break;
+    case 'PersistentVolumeClaim':
+      immutable('spec', { ...old.spec, resources: undefined }, { ...obj.spec, resources: undefined });
+      break;
+    default:
+  }
+}
+
+/** A file of a configMap or secret volume. */
+interface ProjectedFile {
+  content: string;
+  mode: number;
+}
+
+function replicasOf(o: K8sObject): number {
+  return o.kind === 'Pod' ? 1 : (o.spec?.replicas ?? 1);
+}
+
+/** `..YYYY_MM_DD_HH_MM_SS.`, the prefix of kubelet's payload directories. */
+function payloadPrefix(): string {
+  const d = new Date();
+  const p = (n: number, w = 2): string => String(n).padStart(w, '0');
+  return `..${d.getUTCFullYear()}_${p(d.getUTCMonth() + 1)}_${p(d.getUTCDate())}_${p(d.getUTCHours())}_${p(d.getUTCMinutes())}_${p(d.getUTCSeconds())}.`;
+}
+
+/** Whether a payload directory holds exactly these files, with these modes and group. */
+function holdsPayload(dir: string, files: Map<string, ProjectedFile>, gid: number): boolean {
+  const found: string[] = [];
+  const walk = (rel: string): boolean => {
+    for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) {
+        if (!walk(r)) return false;
+        continue;
+      }
+      const f = files.get(r);
+      if (!f) return false;
+      const st = fs.statSync(path.join(dir, r));
+      if ((st.mode & 0o7777) !== f.mode || st.gid !== gid || !fs.readFileSync(path.join(dir, r)).equals(Buffer.from(f.content))) return false;
+      found.push(r);
+    }
+    return true;
+  };
+  try {
+    return walk('') && found.length === files.size;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Writes a configMap or secret volume as kubelet's AtomicWriter does: the files into a new directory
+ * `..<timestamp>.<random>`, then a symlink `..data_tmp` to it renamed over `..data` (one rename(2)),
+ * then a symlink `<entry> -> ..data/<entry>` for each top-level entry (stale ones removed), then the
+ * old payload directory removed. A reader sees the whole old set of files or the whole new one,
+ * never a partly written file; one that holds an old file open goes on reading the old content.
+ * Returns false, writing nothing, when the volume holds this payload already.
+ */
+function writeAtomically(dir: string, files: Map<string, ProjectedFile>, gid: number): boolean {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  fs.chmodSync(dir, 0o755);
+  const dataLink = path.join(dir, '..data');
+  let old: string | undefined;
+  try {
+    old = fs.readlinkSync(dataLink);
+  } catch {
+    /* first write */
+  }
+  if (old !== undefined && holdsPayload(path.join(dir, old), files, gid)) return false;
+  const payload = fs.mkdtempSync(path.join(dir, payloadPrefix()));
+  fs.chmodSync(payload, 0o755);
+  for (const [rel, f] of files) {
+    const target = path.join(payload, rel);
+    const missing: string[] = [];
+    for (let d = path.dirname(target); d !== payload && !fs.existsSync(d); d = path.dirname(d)) missing.unshift(d);
+    for (const d of missing) {
+      fs.mkdirSync(d);
+      fs.chmodSync(d, 0o755);
+    }
+    fs.writeFileSync(target, f.content);
+    fs.chownSync(target, 0, gid);
+    fs.chmodSync(target, f.mode);
+  }
+  const tmp = path.join(dir, '..data_tmp');
+  fs.rmSync(tmp, { force: true });
+  fs.symlinkSync(path.basename(payload), tmp);
+  fs.renameSync(tmp, dataLink);
+  const tops = new Set([...files.keys()].map((rel) => rel.split('/')[0]));
+  for (const t of tops) {
+    const link = path.join(dir, t);
+    if (!fs.lstatSync(link, { throwIfNoEntry: false })) fs.symlinkSync(path.posix.join('..data', t), link);
+  }
+  for (const e of fs.readdirSync(dir)) if (!e.startsWith('..') && !tops.has(e)) fs.rmSync(path.join(dir, e), { recursive: true, force: true });
+  if (old !== undefined) fs.rmSync(path.join(dir, old), { recursive: true, force: true });
+  return true;
 }
 
 /** kubelet-like fsGroup ownership: group fsGroup, group rw (+x and setgid on dirs), recursively; top dir root:fsGroup. */

@@ -8,7 +8,9 @@ import { DnsResponder } from './dns';
 let table: Record<string, string[]> = {};
 const responder = new DnsResponder(process.argv[2], (name) => table[name]);
 process.on('message', (m) => {
-  table = m as Record<string, string[]>;
+  const { seq, names } = m as { seq: number; names: Record<string, string[]> };
+  table = names;
+  process.send?.({ applied: seq });
 });
 process.on('disconnect', () => {
   responder.stop();

@@ -101,6 +101,9 @@ export class DnsResponder {
 export class DnsProcess {
   private child?: ChildProcess;
   private sent = '';
+  private sentSeq = 0;
+  private appliedSeq = 0;
+  private waiters: Array<{ seq: number; resolve: () => void }> = [];
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -118,11 +121,19 @@ export class DnsProcess {
     if (child.pid === undefined) throw new Error('failed to start the DNS stand-in');
     registerGroup(child.pid);
     this.child = child;
-    this.push();
     await withTimeout(new Promise<void>((resolve, reject) => {
       child.once('message', () => resolve());
       child.once('exit', (code) => reject(new Error(`DNS stand-in exited with code ${code}`)));
     }), timeoutMs, 'the DNS stand-in');
+    child.on('message', (m) => {
+      const applied = (m as { applied?: number }).applied;
+      if (typeof applied !== 'number') return;
+      this.appliedSeq = Math.max(this.appliedSeq, applied);
+      const done = this.waiters.filter((w) => w.seq <= this.appliedSeq);
+      this.waiters = this.waiters.filter((w) => w.seq > this.appliedSeq);
+      done.forEach((w) => w.resolve());
+    });
+    await this.sync(timeoutMs);
     this.timer = setInterval(() => this.push(), 100);
     this.timer.unref();
   }
@@ -133,7 +144,19 @@ export class DnsProcess {
     const text = JSON.stringify(table);
     if (text === this.sent || !this.child?.connected) return;
     this.sent = text;
-    this.child.send(table);
+    this.child.send({ seq: ++this.sentSeq, names: table });
+  }
+
+  /**
+   * Sends the names now and resolves once the stand-in answers from them (or from a later table), as
+   * cluster DNS does once its watch has caught up: the 100 ms push alone leaves a window in which a
+   * lookup right after a change still gets the old answer.
+   */
+  sync(timeoutMs = 10_000): Promise<void> {
+    this.push();
+    const seq = this.sentSeq;
+    if (seq <= this.appliedSeq || !this.child?.connected) return Promise.resolve();
+    return withTimeout(new Promise<void>((resolve) => this.waiters.push({ seq, resolve })), timeoutMs, 'the DNS stand-in to take the new names');
   }
 
   stop(): void {

@@ -7,6 +7,7 @@ export * from './writer';
 export * from './sentinel-watcher';
 export { liveGroups } from './registry';
 export * from './dns';
+export { AdmissionRequest, AdmissionVerdict, admit } from './admission';
 export { NetPlan, PartitionHandle, PartitionMember, inPrivateNetns, nftScript } from './network';
 export { probeSchedule } from './readiness';
 export * from './images';

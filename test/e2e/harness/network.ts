@@ -326,6 +326,10 @@ export class PodNetwork {
   private readonly vips = new Map<ServiceInfo, string>();
   private readonly cuts = new Set<Cut>();
   private clientWired = false;
+  /** VIPs handed out so far (never handed out again, as a released ClusterIP is not reused at once). */
+  private nextVip = 0;
+  /** Bridge-side veths made so far (`vp<n>`), likewise. */
+  private nextVeth = 0;
   private pending?: Promise<void>;
   private inflight: Promise<void> = Promise.resolve();
   private down = false;
@@ -339,8 +343,22 @@ export class PodNetwork {
 
   /** Assigns VIPs to ClusterIP Services (headless ones get none), in manifest order. */
   assignVips(): void {
-    let k = 0;
-    for (const s of this.host.services.values()) if (!s.headless) this.vips.set(s, this.plan.vip(k++));
+    for (const s of this.host.services.values()) this.assignVip(s);
+  }
+
+  /** Gives a ClusterIP Service (not a headless one) the next VIP, unless it has one. */
+  assignVip(s: ServiceInfo): void {
+    if (!s.headless && !this.vips.has(s)) this.vips.set(s, this.plan.vip(this.nextVip++));
+  }
+
+  /** A deleted Service's VIP goes; its rules with the next sync. */
+  releaseVip(s: ServiceInfo): void {
+    this.vips.delete(s);
+  }
+
+  /** Whether setup() has built the bridge (pods added later need their namespaces made at once). */
+  get isSetUp(): boolean {
+    return this.bridge !== undefined && !this.down;
   }
 
   vipOf(s: ServiceInfo): string | undefined {
@@ -369,10 +387,7 @@ export class PodNetwork {
     const p = this.plan;
     this.bridge = await NetnsHolder.start('the bridge');
     await Promise.all(this.host.pods.map(async (pod) => this.holders.set(pod, await NetnsHolder.start(`pod ${pod.name}`))));
-    const veths = this.host.pods.map((pod, k) => {
-      const v = `vp${k}`;
-      return `ip link add ${v} type veth peer name ${POD_IFACE} netns ${this.holders.get(pod)?.pid}\nip link set ${v} master ${BRIDGE} up`;
-    });
+    const veths = this.host.pods.map((pod) => this.vethScript(pod));
     await inNetns(
       this.bridge.path,
       [
@@ -387,21 +402,7 @@ export class PodNetwork {
       ].join('\n'),
     );
     this.clientWired = true;
-    // The pods' only routes: their /24 and the VIP range, both on the bridge; no default route.
-    await Promise.all(
-      this.host.pods.map((pod) =>
-        inNetns(
-          this.netnsPath(pod),
-          [
-            'ip link set lo up',
-            `ip addr add ${pod.address}/${NET_BITS} dev ${POD_IFACE}`,
-            `ip link set ${POD_IFACE} up`,
-            `ip route add ${p.serviceCidr} dev ${POD_IFACE}`,
-            disableIpv6(),
-          ].join('\n'),
-        ),
-      ),
-    );
+    await Promise.all(this.host.pods.map((pod) => this.configurePod(pod)));
     // The test process's namespace is private (checked above); only its own veth gets IPv6 off.
     await inNetns(
       undefined,
@@ -415,6 +416,52 @@ export class PodNetwork {
     );
     await this.sync();
     this.host.log(`network: bridge ${p.bridgeAddress} (holder ${this.bridge.pid}), ${this.holders.size} pod namespaces, VIPs in ${p.serviceCidr}, test client ${p.clientAddress}`);
+  }
+
+  /** The bridge side of a pod's veth (run in the bridge's namespace); its other end is the pod's eth0. */
+  private vethScript(pod: Pod): string {
+    const v = `vp${this.nextVeth++}`;
+    return `ip link add ${v} type veth peer name ${POD_IFACE} netns ${this.holders.get(pod)?.pid}\nip link set ${v} master ${BRIDGE} up`;
+  }
+
+  /** The pod's only routes: its /24 and the VIP range, both on the bridge; no default route. */
+  private configurePod(pod: Pod): Promise<string> {
+    return inNetns(
+      this.netnsPath(pod),
+      [
+        'ip link set lo up',
+        `ip addr add ${pod.address}/${NET_BITS} dev ${POD_IFACE}`,
+        `ip link set ${POD_IFACE} up`,
+        `ip route add ${this.plan.serviceCidr} dev ${POD_IFACE}`,
+        disableIpv6(),
+      ].join('\n'),
+    );
+  }
+
+  /**
+   * Namespaces for pods created after setup (before they start), wired to the bridge as setup wires
+   * the first ones. Does nothing before setup, which makes every pod's.
+   */
+  async addPods(pods: Pod[]): Promise<void> {
+    if (!this.isSetUp || pods.length === 0) return;
+    await Promise.all(pods.map(async (pod) => this.holders.set(pod, await NetnsHolder.start(`pod ${pod.name}`))));
+    await inNetns(this.bridge?.path, pods.map((pod) => this.vethScript(pod)).join('\n'));
+    await Promise.all(pods.map((pod) => this.configurePod(pod)));
+    this.host.log(`network: namespaces for ${pods.map((x) => `${x.name} (${x.address})`).join(', ')}`);
+  }
+
+  /**
+   * A deleted pod's namespace goes: once the rules no longer reach into it, its holder is killed, and
+   * the namespace, with its veth, vanishes with its last process. The pod must be gone from the cluster.
+   */
+  async removePod(pod: Pod): Promise<void> {
+    const holder = this.holders.get(pod);
+    if (!holder) return;
+    if (this.host.pods.includes(pod)) throw new Error(`network: pod ${pod.name} is still in the cluster`);
+    await this.sync().catch((e) => this.host.log(`network: rule update before removing ${pod.name} failed: ${errText(e)}`));
+    this.holders.delete(pod);
+    await holder.kill();
+    this.host.log(`network: namespace of ${pod.name} (holder ${holder.pid}) released`);
   }
 
   /**
@@ -448,7 +495,8 @@ export class PodNetwork {
     const table = this.plan.table;
     const cidr = this.plan.serviceCidr;
     await Promise.all([
-      ...this.host.pods.map((pod) => nft(this.netnsPath(pod), nftScript(table, cidr, services, this.cutFor(pod.address)))),
+      // Only pods that have their namespace (one without would write into the test process's).
+      ...this.host.pods.filter((pod) => this.holders.has(pod)).map((pod) => nft(this.netnsPath(pod), nftScript(table, cidr, services, this.cutFor(pod.address)))),
       nft(undefined, nftScript(table, cidr, services, this.cutFor(this.plan.clientAddress))),
     ]);
   }
