@@ -14,6 +14,7 @@ import { RedisClient, RedisError, SentinelWatcher, canRun, engineLine, errText, 
 import { AUTH_KEY, AUTH_SECRET, HaEnv } from './redis-ha-env';
 import { guard, masterKill, report, sentinelsRestart, staleMasterRejoins, summary } from './core-scenarios';
 import { FailoverCause, jepsenCut, loneSentinelsAfterFailover, runPartition } from './partition-scenario';
+import { plainText } from './tls-checks';
 
 jest.setTimeout(240_000);
 
@@ -51,20 +52,6 @@ async function noPassword(env: HaEnv, host: string, port: number, args: string[]
     return r instanceof RedisError ? r.code : `accepted: ${JSON.stringify(r)}`;
   } finally {
     c.close();
-  }
-}
-
-/** What a plain-text client gets: 'refused' when the connection or the PING fails. */
-async function plainText(host: string, port: number): Promise<string> {
-  try {
-    const c = await RedisClient.connect(host, port, { timeoutMs: 1000 });
-    try {
-      return `answered ${String(await c.command('PING'))}`;
-    } finally {
-      c.close();
-    }
-  } catch {
-    return 'refused';
   }
 }
 

@@ -5,36 +5,18 @@
  * dials, so the sidecar dials its instance's own Service name.
  */
 import { spawnSync } from 'child_process';
-import * as http from 'http';
 import { join } from 'path';
 import { Duration } from 'cdk8s';
 import { RedisEngine, RedisTls } from '../../src';
 import { makeCerts } from '../util/certs';
 import { K8sObject, canRun, errText, waitUntil } from './harness';
 import { HaEnv } from './redis-ha-env';
+import { httpGet as get, metric } from './tls-checks';
 
 jest.setTimeout(180_000);
 
 /** The image's entrypoint (`/redis_exporter`), as Debian installs the same program. */
 const EXPORTER = 'prometheus-redis-exporter';
-
-function get(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { timeout: 10_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve(body));
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${url} timed out`)));
-    req.on('error', reject);
-  });
-}
-
-/** The value of an unlabelled metric, or undefined. */
-function metric(body: string, name: string): string | undefined {
-  return body.split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1];
-}
 
 // The default engine, and Redis: the exporter reads either's INFO.
 const ENGINES = [
