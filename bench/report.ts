@@ -264,6 +264,26 @@ export function writeReport(
     if (errs.length) L.push('', `Errors: ${errs.join('; ')}`);
     L.push('');
   }
+  // ------------------------------------------------------------------ cluster
+  if (json.cluster) {
+    const c = json.cluster;
+    L.push('## 9. Sharded mode: RedisCluster, 3 shards x (master + replica), Valkey 9.1 (bench/cluster.ts)', '');
+    L.push(`${c.what}.`, '');
+    L.push('| figure | result |', '| --- | --- |');
+    if (c.failover) L.push(`| failover: write gap on the killed master's shard, 3 kills, median (\`cluster.failover.gapMs\`) | ${c.failover.gapMs} ms (replica promoted after ${c.failover.promotedMs} ms, median; the rest is the killed pod's restart and resync, which min-replicas-to-write 1 waits for) |`);
+    if (c.failover) L.push(`| failover: longest pause of the other shards (\`cluster.failover.otherShardsPauseMs\`) | ${c.failover.otherShardsPauseMs} ms |`);
+    if (c.failover) L.push(`| failover: WAIT-acknowledged writes lost | ${c.failover.kills.reduce((n: number, x: any) => n + x.waitLost, 0)} of ${c.failover.kills.reduce((n: number, x: any) => n + x.waitAcked, 0)} |`);
+    if (c.upgrade) L.push(`| upgrade: a new image for every node in one apply, longest write pause of any shard (\`cluster.upgrade.longestPauseMs\`) | ${c.upgrade.longestPauseMs} ms (per shard ${c.upgrade.pauseMsPerShard.join(' / ')} ms); apply to healthy ${c.upgrade.ms} ms; acknowledged writes lost: ${c.upgrade.lost}, WAIT-acknowledged lost: ${c.upgrade.waitLost} of ${c.upgrade.waitAcked} |`);
+    if (c.restart) L.push(`| chart deleted and applied again, every address new: apply to cluster_state ok (\`cluster.restart.healMs\`) | ${c.restart.healMs} ms; acknowledged writes lost: ${c.restart.lost} of ${c.restart.acked} |`);
+    if (c.capacity) L.push(`| capacity: ${c.capacity.dataSetMb} MiB of values (2.5 x one node's maxmemory ${c.capacity.maxmemoryMb} MiB), ${c.capacity.keys} keys | cluster: ${c.capacity.cluster.written} written, ${c.capacity.cluster.readBack} read back whole; one RedisHa master, same maxmemory: ${c.capacity.redisHa.written} written, ${c.capacity.redisHa.refused} refused (${c.capacity.redisHa.firstError}) |`);
+    if (c.throughput) L.push(`| throughput, valkey-benchmark 50 clients, SET / GET ops/s | cluster (\`--cluster\`): ${c.throughput.cluster.set} / ${c.throughput.cluster.get}; one RedisHa master through its proxy: ${c.throughput.redisHa.set} / ${c.throughput.redisHa.get} |`);
+    if (c.reshard) {
+      for (const run of c.reshard.runs) {
+        L.push(`| reshard under writes, 3 → 4 shards, ${run.dataSetMb} MiB data set (${run.keys} keys): apply to balanced (\`cluster.reshard.ms\`) / longest wait of a client for a key (\`cluster.reshard.longestPauseMs\`) / lost (\`cluster.reshard.lost\`) | ${run.ms} ms / ${run.longestPauseMs} ms / ${run.lost} (WAIT-acknowledged lost ${run.waitLost} of ${run.waitAcked}, plain SETs lost ${run.plainLost} of ${run.plainAcked}, data set keys missing ${run.dataSetMissing}) |`);
+      }
+    }
+    L.push('');
+  }
   if (json.errors.length) L.push('## Errors during the run', '', ...json.errors.map((e: string) => `- ${e}`), '');
 
   fs.writeFileSync(file, L.join('\n'));

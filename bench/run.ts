@@ -6,7 +6,7 @@
  *   BENCH_SECONDS=5 target duration of each direct redis-benchmark test
  *   BENCH_STALE_REPEATS=3 stale-master runs as the original design, restarted as soon as the sentinels switched
  *   BENCH_ENGINE_KILLS=3 SIGKILLs per engine combination (section 8)
- *   BENCH_ONLY=failover,stale,proxy,synth,partition,upgrade,engines   run a subset (the report then holds only those)
+ *   BENCH_ONLY=failover,stale,proxy,synth,partition,upgrade,engines,cluster,reshard   run a subset (the report then holds only those)
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -26,9 +26,12 @@ import { failoverSvg } from './svg';
 import { SynthFigures, measureSynth } from './synth';
 import { KUBERNETES_API_RANGE } from '../src/k8s-api';
 import { EngineFigure, measureEngines } from './engines';
+import { ClusterFigure, measureCluster } from './cluster';
+import { ReshardFigure, measureReshard } from './cluster-reshard';
 
 const ROOT = path.join(__dirname, '..');
-const OUT = __dirname;
+// BENCH_OUT: where a partial run (BENCH_ONLY) writes, so it does not replace the committed full report.
+const OUT = process.env.BENCH_OUT ?? __dirname;
 const KILLS = Math.max(1, Number(process.env.BENCH_KILLS ?? 5));
 const SECONDS = Math.max(1, Number(process.env.BENCH_SECONDS ?? 5));
 const STALE_REPEATS = Math.max(1, Number(process.env.BENCH_STALE_REPEATS ?? 3));
@@ -37,9 +40,13 @@ const STALE_PROXIES = [
   { key: 'roleOnly', label: 'role-only baseline', variant: ROLE_ONLY },
 ];
 const ENGINE_KILLS = Math.max(1, Number(process.env.BENCH_ENGINE_KILLS ?? 3));
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'failover,stale,proxy,synth,partition,upgrade,engines').split(',').map((s) => s.trim()));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'failover,stale,proxy,synth,partition,upgrade,engines,cluster,reshard').split(',').map((s) => s.trim()));
 // Loopback subnets 127.<n>.x.y of the bench's clusters (the e2e suites use 2xx).
-const SUBNETS = { failover5000: 121, failover2000: 122, defaults: 123, partition: 124, upgrade: 125 /* and 126 */, engines: 130 /* to 139 */ };
+const SUBNETS = {
+  failover5000: 121, failover2000: 122, defaults: 123, partition: 124, upgrade: 125 /* and 126 */, engines: 130 /* to 139 */,
+  cluster: [140, 141, 142] as [number, number, number],
+  reshard: [143, 144],
+};
 
 const started = Date.now();
 function log(msg: string): void {
@@ -126,6 +133,7 @@ async function main(): Promise<number> {
     partition?: PartitionFigure;
     upgrade?: UpgradeFigure;
     engines?: EngineFigure[];
+    cluster?: ClusterFigure & { reshard?: ReshardFigure };
   } = { failover: [], stale: [], proxyTargets: [] };
   log(`machine ${JSON.stringify(machine())}; foreign load ${JSON.stringify(load.start)}`);
 
@@ -251,6 +259,25 @@ async function main(): Promise<number> {
     }
   }
 
+  if (ONLY.has('cluster')) {
+    try {
+      results.cluster = await measureCluster({ subnets: SUBNETS.cluster, log });
+    } catch (e) {
+      errors.push(`cluster: ${errText(e)}`);
+      log(`cluster: FAILED ${errText(e)}`);
+    }
+  }
+
+  if (ONLY.has('reshard')) {
+    try {
+      const reshard = await measureReshard({ subnets: SUBNETS.reshard, log });
+      results.cluster = { ...(results.cluster as ClusterFigure), reshard };
+    } catch (e) {
+      errors.push(`reshard: ${errText(e)}`);
+      log(`reshard: FAILED ${errText(e)}`);
+    }
+  }
+
   load.end = foreignLoad();
   const runtimeMs = Date.now() - started;
   const meta = { generatedAt: new Date().toISOString(), runtimeMs, machine: machine(), versions: versions(), load, kills: KILLS, seconds: SECONDS };
@@ -258,12 +285,13 @@ async function main(): Promise<number> {
   const json = buildJson(meta, results, chartDefaultDownAfterMs(), errors);
   // The raw timeline behind bench/failover.svg.
   if (json.failover && pictureKill) json.failover.picture = pictureKill;
+  fs.mkdirSync(OUT, { recursive: true });
   fs.writeFileSync(path.join(OUT, 'results.json'), JSON.stringify(json, null, 2) + '\n');
   if (pictureKill) {
     fs.writeFileSync(path.join(OUT, 'failover.svg'), failoverSvg(pictureKill.kill, `One failover: SIGKILL of the master, down-after ${pictureKill.downAfterMs} ms (the kill with the median write gap)`));
   }
   writeReport(path.join(OUT, 'RESULTS.md'), json, results, pictureKill);
-  log(`wrote bench/results.json, bench/RESULTS.md${pictureKill ? ', bench/failover.svg' : ''} in ${(runtimeMs / 1000).toFixed(0)}s; errors: ${errors.length ? errors.join(' | ') : 'none'}`);
+  log(`wrote ${path.relative(ROOT, OUT)}/results.json, RESULTS.md${pictureKill ? ', failover.svg' : ''} in ${(runtimeMs / 1000).toFixed(0)}s; errors: ${errors.length ? errors.join(' | ') : 'none'}`);
   return errors.length ? 1 : 0;
 }
 
@@ -337,6 +365,12 @@ function buildJson(meta: any, r: any, chartDefaultDownAfter: number, errors: str
       lost: { ours: r.upgrade.ours.lost, allAtOnce: r.upgrade.allAtOnce.lost },
       waitLost: { ours: r.upgrade.ours.waitLost, allAtOnce: r.upgrade.allAtOnce.waitLost },
       runs: r.upgrade,
+    },
+    cluster: r.cluster && {
+      what: 'RedisCluster defaults (3 shards x master + replica, Valkey 9.1, node timeout 5 s, maxmemory 256mb noeviction) in pod networks, '
+        + 'writers (SET + WAIT 1) through ioredis Cluster; each killed master pod started again as soon as its replica was promoted; '
+        + 'reshard: one more cluster per data-set size (maxmemory 900mb), the data set loaded, then the chart applied with shards: 4 under writers (SET + WAIT 1, and plain SET)',
+      ...r.cluster,
     },
     engines: r.engines && {
       what: 'per engine combination: failover write gap and +switch-master at down-after 2000 ms, and the chart proxy\'s throughput / direct (50 clients)',
