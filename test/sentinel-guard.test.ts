@@ -39,9 +39,9 @@ describe('the sentinel entrypoint\'s guard', () => {
   const REDIS_PORT = 16380;
   const PORT = 26390;
   const NAME = 'guarded';
-  // The guarded sentinel sees the master down after 1 s; the plain ones after 5 s, so a short pause of the
+  // The guarded sentinel sees the master down after 2 s; the plain ones after 5 s, so a short pause of the
   // master (below) is seen by the guarded one alone, as a sentinel cut off alone would see it.
-  const DOWN_AFTER = 1000;
+  const DOWN_AFTER = 2000;
   const PLAIN_DOWN_AFTER = 5000;
 
   /** The chart's entrypoint, running a real sentinel, with these guard settings. */
@@ -125,8 +125,8 @@ describe('the sentinel entrypoint\'s guard', () => {
     const { master, guarded } = await topology({ GUARD_QUIET_MS: '300', GUARD_STALE_READS: '100000' });
     const pid = await failover(master, guarded);
     expect(restarts(guarded)).toEqual([]);
-    // The promoted master stops answering for 2.5 s: past the guarded sentinel's down-after, not the others'.
-    const sleeper = RealProcess.start(['redis-cli', '-h', REPLICA, '-p', String(REDIS_PORT), 'DEBUG', 'SLEEP', '2.5']);
+    // The promoted master stops answering for 3 s: past the guarded sentinel's down-after, not the others'.
+    const sleeper = RealProcess.start(['redis-cli', '-h', REPLICA, '-p', String(REDIS_PORT), 'DEBUG', 'SLEEP', '3']);
     await guarded.waitUntil('the guard restarts the sentinel', () => restarts(guarded).length > 0, 5000);
     expect(restarts(guarded)[0]).toContain('its master link is silent');
     await sleeper.exitCode(5000);
