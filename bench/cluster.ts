@@ -209,8 +209,11 @@ export async function measureCluster(o: { subnets: [number, number, number]; log
     const claims = env.saveClaims(claimsDir);
     await env.shutdown();
     const applied = Date.now();
-    env = await ClusterEnv.create({ subnet: o.subnets[1], name: 'bench-cluster-reapplied', props, claims });
-    fs.rmSync(claimsDir, { recursive: true, force: true });
+    try {
+      env = await ClusterEnv.create({ subnet: o.subnets[1], name: 'bench-cluster-reapplied', props, claims });
+    } finally {
+      fs.rmSync(claimsDir, { recursive: true, force: true });
+    }
     await env.waitHealthy('the re-applied cluster healed', HEAL_MS);
     const healMs = Date.now() - applied;
     const after = await writer.verify(env.ioredis());

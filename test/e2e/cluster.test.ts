@@ -7,13 +7,12 @@
  * replica (min-replicas-to-write 1, the default); nothing WAIT-acknowledged is lost.
  */
 import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
 import { Duration } from 'cdk8s';
 import { RedisEngine } from '../../src';
 import { ClusterEnv } from './cluster-env';
 import { ClusterWriter } from './cluster-writer';
 import { Pod, sleep, waitUntil } from './harness';
+import { tempDir } from '../util/temp';
 
 jest.setTimeout(600_000);
 
@@ -258,11 +257,13 @@ describe('RedisCluster, 3 shards x (master + replica), in pod networks', () => {
     const oldVips = env.pods.map((p) => env.vipOf(p));
     // kubectl delete: every pod stops (SIGTERM, its grace period), every Service goes; the claims stay.
     await Promise.all(env.pods.map((p) => p.stop()));
-    const claims = env.saveClaims(fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-claims-')));
+    // Removed after this file, pass or fail; at once once the new pods have their copies.
+    const claimsDir = tempDir('cluster-claims');
+    const claims = env.saveClaims(claimsDir);
     await env.shutdown();
     const applied = Date.now();
     env = await ClusterEnv.create({ subnet: 244, name: 'cluster-reapplied', props: { nodeTimeout: Duration.millis(NODE_TIMEOUT_MS) }, claims });
-    for (const dir of claims.values()) fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(claimsDir, { recursive: true, force: true });
     const healMs = await env.waitHealthy('the re-applied cluster healed', HEAL_MS);
     console.log(`re-apply: cluster_state ok on every node ${Date.now() - applied} ms after the apply (healthy wait ${healMs} ms)`);
     expect(env.pods.map((p) => env.vipOf(p)).filter((v) => oldVips.includes(v))).toEqual([]);
