@@ -6,9 +6,9 @@
  * sentinels announce must resolve from there as they would under Kubernetes DNS. All four write through
  * one SIGKILL of the master, reconnect on their own, and no WAIT-acknowledged write is lost.
  */
-import * as path from 'path';
 import { Duration } from 'cdk8s';
 import { RedisAuth } from '../../src';
+import { APP_NAMESPACE, appPod, envValue } from './app-pod';
 import { K8sObject, Pod, errText, waitUntil } from './harness';
 import { AUTH_KEY, AUTH_SECRET, HaEnv } from './redis-ha-env';
 
@@ -16,10 +16,6 @@ jest.setTimeout(300_000);
 
 const CLIENTS = ['ioredis-sentinel', 'node-redis-sentinel', 'ioredis-proxy', 'node-redis-proxy'] as const;
 type ClientName = typeof CLIENTS[number];
-/** The namespace the applications run in: not the chart's. */
-const APP_NAMESPACE = 'app';
-/** The project, bound into each client pod at /app (its node_modules holds the client libraries). */
-const PROJECT = path.resolve(__dirname, '..', '..');
 const WRITER = '/app/test/e2e/fixtures/client-writer.js';
 
 interface Summary {
@@ -32,33 +28,14 @@ interface Summary {
 }
 
 function clientPod(client: ClientName, hosts: { sentinel: string; proxy: string }, masterName: string, auth: boolean): K8sObject {
-  const value = (name: string, v: string | number) => ({ name, value: String(v) });
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: client, namespace: APP_NAMESPACE, labels: { app: client } },
-    spec: {
-      securityContext: { runAsUser: 1000, runAsGroup: 1000, runAsNonRoot: true },
-      terminationGracePeriodSeconds: 15,
-      containers: [{
-        name: 'app',
-        image: 'node:20',
-        command: ['node', WRITER],
-        securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false },
-        // Bound, not reached by its host path: a clone under a 0700 temp dir is closed to uid 1000.
-        volumeMounts: [{ name: 'app', mountPath: '/app', readOnly: true }],
-        env: [
-          value('CLIENT', client),
-          value('SENTINEL_HOST', hosts.sentinel), value('SENTINEL_PORT', 26379), value('MASTER_NAME', masterName),
-          value('PROXY_HOST', hosts.proxy), value('PROXY_PORT', 6379),
-          value('KEY_PREFIX', `clients:${client}`),
-          // The application's copy of the chart's Secret (the harness supplies Secrets by name).
-          ...(auth ? [{ name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: AUTH_SECRET, key: AUTH_KEY } } }] : []),
-        ],
-      }],
-      volumes: [{ name: 'app', hostPath: { path: PROJECT } }],
-    },
-  };
+  return appPod(client, WRITER, [
+    envValue('CLIENT', client),
+    envValue('SENTINEL_HOST', hosts.sentinel), envValue('SENTINEL_PORT', 26379), envValue('MASTER_NAME', masterName),
+    envValue('PROXY_HOST', hosts.proxy), envValue('PROXY_PORT', 6379),
+    envValue('KEY_PREFIX', `clients:${client}`),
+    // The application's copy of the chart's Secret (the harness supplies Secrets by name).
+    ...(auth ? [{ name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: AUTH_SECRET, key: AUTH_KEY } } }] : []),
+  ]);
 }
 
 /** The JSON lines a client pod wrote. */

@@ -11,6 +11,7 @@ import * as path from 'path';
 import { Duration } from 'cdk8s';
 import { shardSlotRanges } from '../../src/cluster/slots';
 import { keySlot } from '../cluster/util/test-cluster';
+import { APP_NAMESPACE, appPod, envValue } from './app-pod';
 import { ClusterEnv } from './cluster-env';
 import { K8sObject, Pod, cachedBuild, errText, sleep, waitUntil } from './harness';
 
@@ -18,12 +19,8 @@ jest.setTimeout(900_000);
 
 const CLIENTS = ['ioredis-cluster', 'node-redis-cluster'] as const;
 type ClientName = typeof CLIENTS[number];
-/** The namespace the applications run in: not the chart's. */
-const APP_NAMESPACE = 'app';
 /** The chart's namespace: ClusterEnv.synth gives the chart none, the harness runs it in 'default'. */
 const CHART_NAMESPACE = 'default';
-/** The project, bound into each client pod at /app (its node_modules holds the client libraries). */
-const PROJECT = path.resolve(__dirname, '..', '..');
 const WRITER = '/app/test/e2e/fixtures/cluster-client-writer.js';
 const KEYS = 60;
 const NODE_TIMEOUT_MS = 5000;
@@ -47,26 +44,9 @@ interface Summary {
 }
 
 function clientPod(client: ClientName, seeds: string[]): K8sObject {
-  const value = (name: string, v: string | number) => ({ name, value: String(v) });
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: client, namespace: APP_NAMESPACE, labels: { app: client } },
-    spec: {
-      securityContext: { runAsUser: 1000, runAsGroup: 1000, runAsNonRoot: true },
-      terminationGracePeriodSeconds: 15,
-      containers: [{
-        name: 'app',
-        image: 'node:20',
-        command: ['node', WRITER],
-        securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false },
-        // Bound, not reached by its host path: a clone under a 0700 temp dir is closed to uid 1000.
-        volumeMounts: [{ name: 'app', mountPath: '/app', readOnly: true }],
-        env: [value('CLIENT', client), value('SEEDS', seeds.join(' ')), value('KEY_PREFIX', `cc:${client}`), value('KEYS', KEYS)],
-      }],
-      volumes: [{ name: 'app', hostPath: { path: PROJECT } }],
-    },
-  };
+  return appPod(client, WRITER, [
+    envValue('CLIENT', client), envValue('SEEDS', seeds.join(' ')), envValue('KEY_PREFIX', `cc:${client}`), envValue('KEYS', KEYS),
+  ]);
 }
 
 /** The JSON lines a client pod wrote. */
