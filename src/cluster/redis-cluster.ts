@@ -252,7 +252,11 @@ export class RedisCluster extends Construct {
         labelObjects(budget, this.nodes[shard * (replicas + 1)]._labels);
       }
     }
-    if (props.scaleInGuard ?? true) new ScaleInGuard(this, 'ScaleInGuard', group);
+    // The labels every node carries but its shard's: on the cluster-wide objects too, so that a prune
+    // or delete by the instance label reaches them.
+    const common = Object.fromEntries(Object.entries(this.nodes[0]._labels).filter(([key]) => key !== SHARD_LABEL));
+    labelObjects(topology, common);
+    if (props.scaleInGuard ?? true) labelObjects(new ScaleInGuard(this, 'ScaleInGuard', group), common);
     if (props.metrics) addMetrics(this, { servers: this.nodes, cluster: true }, group, props.metrics);
     if (props.networkPolicy) {
       addClusterNetworkPolicy(this, group, props.networkPolicy, this.nodes[0]._labels, props.metrics ? [REDIS_EXPORTER_PORT] : []);

@@ -1,4 +1,4 @@
-import { ApiObject, Chart, Names } from 'cdk8s';
+import { ApiObject, Chart, JsonPatch, Names } from 'cdk8s';
 import { Construct } from 'constructs';
 import * as k8s from '../k8s-api';
 import { COMPONENT_LABEL, PodComponent } from '../labels';
@@ -12,7 +12,7 @@ export const DRAINED_ANNOTATION = 'redis-ha.cdk8s.io/drained';
  * unless the chart drained its shard in an earlier apply (the Deployment carries
  * {@link DRAINED_ANNOTATION}). A scale in that skips the drain (`shards` lowered in one apply,
  * `kubectl apply --prune` or `kubectl delete`) is refused by the API server before any pod stops.
- * Both objects are cluster-scoped: their names carry the chart's namespace.
+ * Both objects are cluster-scoped: their names carry the chart's namespace, their metadata none.
  */
 export class ScaleInGuard extends Construct {
   /** The policy. */
@@ -50,5 +50,7 @@ export class ScaleInGuard extends Construct {
         validationActions: ['Deny'],
       },
     });
+    // Cluster-scoped: no namespace, whatever the chart's (the API server would reject one).
+    if (ns) for (const o of [policy, this.binding]) o.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
   }
 }

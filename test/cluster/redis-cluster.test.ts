@@ -151,6 +151,16 @@ describe('RedisCluster options', () => {
     expect(ofKind(synthCluster({ scaleInGuard: false }).objects, 'ValidatingAdmissionPolicy')).toEqual([]);
   });
 
+  test('every object carries the instance\'s labels, so that a prune or delete by label reaches it; the cluster-scoped guard carries no namespace', () => {
+    const { objects } = synthCluster({}, 'cache-ns');
+    const instance = podLabels(ofKind(objects, 'Deployment')[0])['app.kubernetes.io/instance'];
+    const unlabelled = objects.filter((o) => o.metadata.labels?.['app.kubernetes.io/instance'] !== instance || o.metadata.labels?.['app.kubernetes.io/name'] !== 'redis');
+    expect(unlabelled.map((o) => `${o.kind} ${o.metadata.name}`)).toEqual([]);
+    const clusterScoped = objects.filter((o) => o.kind.startsWith('ValidatingAdmissionPolicy'));
+    expect(clusterScoped.map((o) => [o.kind, o.metadata.namespace])).toEqual([['ValidatingAdmissionPolicy', undefined], ['ValidatingAdmissionPolicyBinding', undefined]]);
+    expect(objects.filter((o) => !o.kind.startsWith('ValidatingAdmissionPolicy')).every((o) => o.metadata.namespace === 'cache-ns')).toBe(true);
+  });
+
   test('no replicas: masters only, and min-replicas-to-write 0', () => {
     const { objects } = synthCluster({ replicasPerShard: 0 });
     const deployments = ofKind(objects, 'Deployment');
