@@ -9,6 +9,47 @@ const RESOLVE_SECONDS = 30;
 const TAKEOVER_RETRY_SECONDS = 10;
 /** CLUSTER FORGET keeps an id out for 60 s: within that, every node must have forgotten it. */
 const FORGET_SECONDS = 60;
+/** How long, at start, a node waits for its peers' Service names to resolve (all of them, not each). */
+const PEER_RESOLVE_SECONDS = 10;
+
+/**
+ * Rewrites nodes.conf before the server starts, so that it never dials an address only because a
+ * node had it before (after a re-apply, another node's Service may have it now). Lines are CLUSTER
+ * NODES lines: id, `ip:port@bus,hostname[,aux=value...]`, flags, ... This node's own line gets
+ * `self`; a peer whose hostname `addrs` lists (`NAME=IP ...`, its Service's address now) gets that
+ * address and loses `noaddr`; any other peer (a name no longer in the topology, or not resolving)
+ * gets an empty address and `noaddr`: the engine never dials nor gossips such a node (the state it
+ * puts a node in itself when a PONG comes with another id) until the node's own PING or a MEET gives
+ * it one. A node the engine cleared itself (port 0) is left as it is. Writes `out`; prints
+ * `REWRITTEN CURRENT UNADDRESSED NAMES...`. The loaders (redis 7.0 and valkey 9.1 clusterLoadConfig)
+ * copy the address text as it is; valkey also marks a `noaddr` node failing.
+ */
+const READDRESS_AWK = `
+BEGIN {
+  n = split(addrs, kv, " ")
+  for (i = 1; i <= n; i++) { j = index(kv[i], "="); at[substr(kv[i], 1, j - 1)] = substr(kv[i], j + 1) }
+}
+NF < 8 || $1 == "vars" { print > out; next }
+{
+  c = index($2, ","); hostport = c ? substr($2, 1, c - 1) : $2; rest = c ? substr($2, c) : ""
+  split(rest, h, ","); host = h[2]
+  k = match(hostport, /:[0-9]+(@[0-9]+)?$/)
+  if (k == 0) { print > out; next }
+  ports = substr(hostport, k); flags = "," $3 ","
+  if (ports ~ /^:0(@|$)/ && flags !~ /,myself,/) { print > out; next }
+  if (flags ~ /,myself,/) addr = self
+  else if (host in at) {
+    addr = at[host]; sub(/,noaddr,/, ",", flags)
+    if (addr == substr(hostport, 1, k - 1)) current++; else rewritten++
+  } else {
+    addr = ""; if (flags !~ /,noaddr,/) flags = flags "noaddr,"
+    unaddressed++; names = names " " (host == "" ? $1 : host)
+  }
+  flags = substr(flags, 2, length(flags) - 2); if (flags == "") flags = "noflags"
+  $2 = addr ports rest; $3 = flags
+  print > out
+}
+END { print rewritten + 0, current + 0, unaddressed + 0 names }`;
 
 /**
  * Decides a node's next step from CLUSTER NODES lines, its own prefixed `L`, each answering peer's
@@ -71,7 +112,9 @@ END {
 
 /**
  * The entrypoint of a cluster node. It resolves its own Service's name (`ANNOUNCE_HOST`) to the
- * Service's ClusterIP and announces both, then starts the server and, in the background, joins:
+ * Service's ClusterIP and announces both, rewrites every peer's address in nodes.conf from the
+ * peer's Service name (READDRESS_AWK: never an address only because a node had it before), then
+ * starts the server and, in the background, joins:
  * every round it MEETs each peer of the topology file not known at its Service's current address,
  * and until it is part of its shard it asks every peer's CLUSTER NODES what to do: replicate the
  * member of its shard that owns slots (or, while none does, the shard's first member); or, as the
@@ -106,6 +149,41 @@ resolve() {
     tries=$(( tries - 1 )); [ "$tries" -eq 0 ] || sleep 0.5
   done
   return 1
+}
+
+# Every peer's address in nodes.conf from its Service name before the server starts (READDRESS_AWK in
+# node-entrypoint.ts): an address a node had before may be another node's now, and a replica would
+# sync that node's data. A peer whose name does not resolve within ${PEER_RESOLVE_SECONDS}s, or is no longer in
+# the topology, gets no address (noaddr) and is met (join) once its name resolves.
+readdress_peers() {
+  [ -s "$nodes_conf" ] || return 0
+  wanted=" $(peer_hosts)"; left=""
+  # The peers' names in nodes.conf that are still in the topology: only those are resolved.
+  known_names=$(awk 'NF >= 8 && $3 !~ /myself/ { split($2, a, ","); print a[2] }' "$nodes_conf" | sort -u)
+  for name in $known_names; do
+    case "$wanted" in *" $name "*) left="$left $name" ;; esac
+  done
+  addrs=""; until_s=$(( $(now) + ${PEER_RESOLVE_SECONDS} ))
+  while [ -n "$left" ]; do
+    still=""
+    for name in $left; do
+      if ip=$(resolve "$name" 1); then addrs="$addrs $name=$ip"; else still="$still $name"; fi
+    done
+    left=$still
+    if [ -z "$left" ] || [ "$(now)" -ge "$until_s" ]; then break; fi
+    sleep 0.5
+  done
+  if ! summary=$(awk -v self="$my_ip" -v addrs="$addrs" -v out="$nodes_conf.tmp" '${READDRESS_AWK}' "$nodes_conf") \
+    || ! mv "$nodes_conf.tmp" "$nodes_conf"; then
+    log "could not rewrite the addresses in $nodes_conf; exiting so the pod restarts"; exit 1
+  fi
+  set -- $summary
+  msg="rewrote $1 peer addresses in $nodes_conf from their Service names ($2 already current)"
+  shift 3; gone=""
+  for name in "$@"; do case "$left " in *" $name "*) ;; *) gone="$gone $name" ;; esac; done
+  [ -z "$left" ] || msg="$msg; not resolving after ${PEER_RESOLVE_SECONDS}s, so marked noaddr (never dialled; met once it resolves):$left"
+  [ -z "$gone" ] || msg="$msg; no longer in the topology, so marked noaddr:$gone"
+  log "$msg"
 }
 
 # MEETs every peer not known at its Service's current address; a known node met at a new address
@@ -259,6 +337,7 @@ if ! my_ip=$(resolve "$ANNOUNCE_HOST" ${RESOLVE_SECONDS * 2}); then
   log "$ANNOUNCE_HOST does not resolve after ${RESOLVE_SECONDS}s; exiting so the pod restarts"; exit 1
 fi
 log "announcing $my_ip ($ANNOUNCE_HOST); shard $(my_shard | cut -d' ' -f1-2)"
+readdress_peers
 
 umask 077
 conf=${p.run}/redis.conf

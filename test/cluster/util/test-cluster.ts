@@ -89,6 +89,10 @@ export class TestCluster {
   /** Shards of the chart; the highest `drained` of them are draining. */
   shards = 0;
   drained = 0;
+  /** Generations whose addresses are an earlier generation's, handed round (see {@link reuseAddresses}). */
+  private readonly rotations = new Map<number, { from: number; shift: number; count: number }>();
+  /** Service names left out of every pod's hosts file (their DNS records not there yet); {@link refreshHosts} after a change. */
+  readonly unresolvable = new Set<string>();
 
   constructor(readonly o: TestClusterOptions) {
     this.resize(o.shards);
@@ -142,6 +146,11 @@ export class TestCluster {
     const file = join(this.topology, TOPOLOGY_FILE.slice(TOPOLOGY_DIR.length + 1));
     writeFileSync(`${file}.tmp`, text);
     renameSync(`${file}.tmp`, file);
+    this.refreshHosts();
+  }
+
+  /** Rewrites every pod's hosts file in place, as DNS would answer now. */
+  refreshHosts(): void {
     for (const dir of this.hostsDirs.values()) writeFileSync(join(dir, 'hosts'), this.hostsText());
   }
 
@@ -156,7 +165,21 @@ export class TestCluster {
 
   /** The address standing in for a node's Service IP in the current generation. */
   ip(n: TestNode, generation = this.generation): string {
+    const r = this.rotations.get(generation);
+    const i = this.nodes.indexOf(n);
+    if (r && i >= 0 && i < r.count) return this.ip(this.nodes[(i + r.shift) % r.count], r.from);
     return `127.0.${this.o.subnet + generation}.${n.index + 1}`;
+  }
+
+  /**
+   * A re-apply where every Service gets a ClusterIP another node's Service had: a new generation in
+   * which each node has the address the node `shift` places after it (in the node list) had in the
+   * current one. Nodes added later get fresh addresses.
+   */
+  reuseAddresses(shift: number): void {
+    const from = this.generation;
+    this.generation = Math.max(from, ...this.rotations.keys(), ...this.hostsDirs.keys()) + 1;
+    this.rotations.set(this.generation, { from, shift, count: this.nodes.length });
   }
 
   shardNodes(shard: number): TestNode[] {
@@ -181,7 +204,8 @@ export class TestCluster {
   }
 
   private hostsText(): string {
-    return ['127.0.0.1\tlocalhost', ...this.nodes.map((n) => `${this.ip(n)}\t${n.name}`), ''].join('\n');
+    const listed = this.nodes.filter((n) => !this.unresolvable.has(n.name));
+    return ['127.0.0.1\tlocalhost', ...listed.map((n) => `${this.ip(n)}\t${n.name}`), ''].join('\n');
   }
 
   /** The mounts and environment of a node's pod in the current generation. */
