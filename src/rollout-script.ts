@@ -76,13 +76,15 @@ rollout_hold() {
 rollout_release() {
   if [ -n "$rollout_holder" ]; then kill "$rollout_holder" 2>/dev/null || true; rollout_holder=""; fi
 }
-# rollout_wait QUEUE READY_FN DEADLINE: waits until this pod is first in QUEUE on the current master
-# and READY_FN passes, or until DEADLINE (epoch seconds). Returns 1 on timeout.
+# rollout_wait QUEUE READY_FN DEADLINE [GONE_FN]: waits until this pod is first in QUEUE on the current
+# master and READY_FN passes, or until DEADLINE (epoch seconds). Returns 1 on timeout, 2 as soon as
+# GONE_FN (if given) passes: a turn that can no longer come.
 rollout_wait() {
   # Off only in the benchmark's all-at-once baseline.
   [ "\${ROLLOUT_ORDERED:-true}" = false ] && return 0
   queue_on=""
   while [ "$(date +%s)" -lt "$3" ]; do
+    if [ -n "\${4:-}" ] && "$4"; then return 2; fi
     m=$(rollout_master) || m=""
     if [ -n "$m" ]; then
       # A new master (or a lost connection) means a new place in the queue, at its end.

@@ -13,6 +13,7 @@ import { RedisTls, TLS_FILES } from '../tls';
 import { ConfigMap, Container, Deployment, Service, configMapVolume, env, SERVER_RESOURCES, memoryVolume, resolveResources, scriptProbe, secretEnv } from '../workload';
 import { ClusterEndpointType, renderClusterConf } from './cluster-config';
 import { renderClusterNodeEntrypoint } from './node-entrypoint';
+import { renderClusterNodeGuarantee } from './node-guarantee';
 import { renderClusterNodePreStop } from './node-prestop';
 import { ClusterProbeMode, renderClusterNodeProbe } from './node-probe';
 import { renderClusterNodeRebalance } from './node-rebalance';
@@ -168,6 +169,7 @@ export class ClusterNode extends Construct implements IClusterNode {
           'probe.sh': renderClusterNodeProbe(),
           'prestop.sh': renderClusterNodePreStop(),
           'rebalance.sh': renderClusterNodeRebalance(),
+          'guarantee.sh': renderClusterNodeGuarantee(),
         },
       }),
       paths: REDIS_PATHS,

@@ -266,25 +266,6 @@ repoint() {
   return 1
 }
 
-# A planned stop of this node lowered its master's min-replicas-to-write while it was away
-# (node-prestop.ts): once this replica is in sync again, the master gets the chart's value back.
-restore_min_replicas() {
-  [ -n "\${MIN_REPLICAS_TO_WRITE:-}" ] || return 0
-  case "$joined" in *replica*) ;; *) return 0 ;; esac
-  until_s=$(( $(now) + 60 )); info=""
-  while [ "$(now)" -lt "$until_s" ]; do
-    info=$(cli info replication | tr -d '\\r')
-    case "$info" in *master_link_status:up*) break ;; esac
-    sleep 1
-  done
-  case "$info" in *master_link_status:up*) ;; *) log "not in sync with its master after 60s; leaving its min-replicas-to-write alone"; return 0 ;; esac
-  master=$(printf '%s\\n' "$info" | sed -n 's/^master_host://p')
-  have=$(at "$master" config get min-replicas-to-write | sed -n 2p)
-  if [ -n "$have" ] && [ "$have" != "$MIN_REPLICAS_TO_WRITE" ]; then
-    log "in sync with its master $master again: min-replicas-to-write $have -> $MIN_REPLICAS_TO_WRITE: $(at "$master" config set min-replicas-to-write "$MIN_REPLICAS_TO_WRITE")"
-  fi
-}
-
 join() {
   deadline=$(( $(now) + \${JOIN_SECONDS:-300} ))
   until [ "$(cli ping)" = PONG ]; do
@@ -326,7 +307,6 @@ join() {
     fi
     sleep 1
   done
-  restore_min_replicas
   forget_ghosts
   exec sh ${p.config}/rebalance.sh
 }
@@ -356,6 +336,8 @@ conf=${p.run}/redis.conf
   if [ -n "\${REDIS_PASSWORD:-}" ]; then echo "masterauth $(conf_quote "$REDIS_PASSWORD")"; fi
 } > "$conf.tmp"
 mv "$conf.tmp" "$conf"
+# The write guarantee follows the shard for the pod's life (node-guarantee.ts).
+sh ${p.config}/guarantee.sh &
 join &
 exec ${SERVER_BIN} "$conf"
 `;

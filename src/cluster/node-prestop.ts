@@ -28,25 +28,44 @@ rollout_master() {
 }`;
 
 const CLUSTER_FNS = `# Every other node of the topology answers and serves: a master, or a replica in sync.
+# An empty list (the topology file unreadable) proves nothing: it fails.
 peers_in_sync() {
-  for h in $(peer_hosts); do redis_in_sync "$h" || return 1; done
+  hosts=$(peer_hosts) || return 1
+  [ -n "$hosts" ] || return 1
+  for h in $hosts; do redis_in_sync "$h" || return 1; done
+}
+# The chart is being deleted: this node's own Service is gone (its name no longer resolves), so no
+# node that stops will come back, and no turn that waits for one can come. One failed lookup is not
+# enough (a DNS server slow under load): the name must fail 4 times over 3 s.
+chart_deleted() {
+  for try in 1 2 3 4; do
+    if getent hosts "$ANNOUNCE_HOST" >/dev/null 2>&1; then return 1; fi
+    [ "$try" -eq 4 ] || sleep 1
+  done
+  return 0
 }
 # This master's live replicas, one "IP PORT" a line.
 my_replicas() {
   cli cluster nodes | awk '{ id[NR] = $1; f[NR] = $3; m[NR] = $4; a[NR] = $2 } $3 ~ /myself/ { me = $1 }
     END { for (i in id) if (m[i] == me && f[i] ~ /slave/ && f[i] !~ /fail/) { split(a[i], p, "[:@,]"); print p[1], p[2] } }'
 }
-# keep_writing HOST PORT: the shard's master at HOST keeps acknowledging while this node is away: its
-# min-replicas-to-write, if above the replicas that stay, comes down to them. This node's entrypoint
-# puts the chart's value back once it is in sync again.
+# keep_writing HOST PORT HAD: called once this node is down; the shard's master at HOST, which had HAD
+# replicas online with this one, keeps acknowledging while this node is away: its min-replicas-to-write,
+# if above the replicas that stay, comes down to them. Its guarantee loop (node-guarantee.ts) puts the
+# chart's value back once this node is in sync again. Not for a chart being deleted: this node is not
+# coming back, and the master's copy would stay its shard's only one.
 keep_writing() {
+  if chart_deleted; then log "the chart is being deleted: the master $1 keeps its min-replicas-to-write"; return 0; fi
   want=$(timeout 3 ${REDIS_CLI} -h "$1" -p "$2" --raw config get min-replicas-to-write 2>/dev/null | sed -n 2p)
-  have=$(timeout 3 ${REDIS_CLI} -h "$1" -p "$2" info replication 2>/dev/null | tr -d '\\r' | sed -n 's/^connected_slaves://p')
-  [ -n "$want" ] && [ -n "$have" ] || return 0
-  stay=$(( have > 0 ? have - 1 : 0 ))
+  [ -n "$want" ] && [ -n "$3" ] || return 0
+  stay=$(( $3 > 0 ? $3 - 1 : 0 ))
   if [ "$want" -gt "$stay" ]; then
     log "the master $1 keeps acknowledging while this node is away: min-replicas-to-write $want -> $stay: $(timeout 3 ${REDIS_CLI} -h "$1" -p "$2" config set min-replicas-to-write "$stay" 2>&1)"
   fi
+}
+# online HOST PORT: how many replicas the master at HOST has online.
+online() {
+  timeout 3 ${REDIS_CLI} -h "$1" -p "$2" info replication 2>/dev/null | tr -d '\\r' | grep -c '^slave[0-9]*:.*state=online' || true
 }`;
 
 /**
@@ -57,10 +76,12 @@ keep_writing() {
  * (no replica queued, every other node serving) asks its replica for a coordinated `CLUSTER FAILOVER`
  * (the master pauses writes until the replica has every one, then the replica takes the slots), waits
  * to see itself a replica, answers MOVED for a moment so that its clients follow the slots, and shuts
- * down. Before either shuts down, the shard's master is told to keep acknowledging while this node is
- * away (min-replicas-to-write down to the replicas that stay; the node's entrypoint restores it).
+ * down. Once either is down, the shard's master is told to keep acknowledging while this node is
+ * away (min-replicas-to-write down to the replicas that stay; the master's guarantee loop restores it).
  * Every wait is bounded by `PRESTOP_WAIT_SECONDS`; past it the node stops anyway, as without the hook.
- * A node of a shard that owns no slot (drained, being removed) stops at once.
+ * A node of a shard that owns no slot (drained, being removed) stops at once. When the chart is being
+ * deleted (the node's own Service name no longer resolves), no node that stops comes back: a node
+ * stops at once, with no turn, no hand-over, and no lowering of its master's guarantee.
  */
 export function renderClusterNodePreStop(): string {
   return `${SCRIPT_HEADER}# Stops this node in its turn; a master first hands its slots to its replica.
@@ -83,39 +104,43 @@ wait_s=\${PRESTOP_WAIT_SECONDS:-20}
 start=$(date +%s)
 handover_s=$(( wait_s < ${HANDOVER_SECONDS * 2} ? wait_s / 2 : ${HANDOVER_SECONDS} ))
 turn_deadline=$(( start + wait_s - handover_s ))
-info=$(cli info replication 2>/dev/null) || { log "the server does not answer; nothing to hand over"; exit 0; }
+stop_now() { log "$1: stopping now"; cli shutdown >/dev/null 2>&1 || true; }
+# The server may be slow to answer under load: asked again until the turn deadline, not taken for gone.
+until info=$(cli info replication 2>/dev/null) && nodes=$(cli cluster nodes 2>/dev/null); do
+  [ "$(date +%s)" -lt "$turn_deadline" ] || { log "the server does not answer after $(( turn_deadline - start ))s; nothing to hand over"; exit 0; }
+  sleep 0.5
+done
+if chart_deleted; then stop_now "the chart is being deleted (this node's Service is gone): no turn to wait for, no hand-over"; exit 0; fi
 # A node of a shard owning no slot (drained, or added and not given any yet) serves nothing: no turn, no hand-over.
-if cli cluster nodes 2>/dev/null | awk '$3 ~ /myself/ { m = ($3 ~ /slave/) ? $4 : $1 } { n[$1] = NF } END { exit !(m in n) || n[m] > 8 }'; then
-  log "this node's shard owns no slot: stopping without waiting its turn"
-  cli shutdown >/dev/null 2>&1 || true
-  exit 0
+if printf '%s\\n' "$nodes" | awk '$3 ~ /myself/ { m = ($3 ~ /slave/) ? $4 : $1 } { n[$1] = NF } END { exit !((m in n) && n[m] <= 8) }'; then
+  stop_now "this node's shard owns no slot"; exit 0
 fi
 case "$info" in
   *role:slave*)
-    if rollout_wait redis peers_in_sync "$turn_deadline"; then
-      log "replica stopping in its turn: every other node serves"
-    else
-      log "no turn within $(( turn_deadline - start ))s (another node down or out of sync); stopping anyway"
-    fi
+    rc=0; rollout_wait redis peers_in_sync "$turn_deadline" chart_deleted || rc=$?
+    case "$rc" in
+      0) log "replica stopping in its turn: every other node serves" ;;
+      2) stop_now "the chart is being deleted (this node's Service is gone) while it waited its turn"; exit 0 ;;
+      *) log "no turn within $(( turn_deadline - start ))s (another node down or out of sync); stopping anyway" ;;
+    esac
     # Read again: the master may have changed while this node waited (and redis_in_sync reuses its info variable).
     mine=$(cli info replication 2>/dev/null) || mine=""
-    keep_writing "$(field master_host "$mine")" "$(field master_port "$mine")"
+    host=$(field master_host "$mine"); port=$(field master_port "$mine")
+    had=$(online "$host" "$port")
     # Down now, not after preStop returns: the next node in the queue must see this one gone.
     cli shutdown >/dev/null 2>&1 || true
+    keep_writing "$host" "$port" "$had"
     exit 0 ;;
 esac
 [ "\${ROLLOUT_ORDERED:-true}" = false ] || sleep ${GATHER_SECONDS}
-if rollout_wait master masters_turn "$turn_deadline"; then
-  log "master handing over in its turn: no replica waiting, every other node serves"
-else
-  log "nodes still waiting or out of sync after $(( turn_deadline - start ))s; handing over anyway"
-fi
+rc=0; rollout_wait master masters_turn "$turn_deadline" chart_deleted || rc=$?
+case "$rc" in
+  0) log "master handing over in its turn: no replica waiting, every other node serves" ;;
+  2) stop_now "the chart is being deleted (this node's Service is gone) while it waited its turn: no hand-over"; exit 0 ;;
+  *) log "nodes still waiting or out of sync after $(( turn_deadline - start ))s; handing over anyway" ;;
+esac
 set -- $(my_replicas | head -n 1)
-if [ "$#" -ne 2 ]; then
-  log "no live replica to hand the slots to; stopping as master"
-  cli shutdown >/dev/null 2>&1 || true
-  exit 0
-fi
+if [ "$#" -ne 2 ]; then stop_now "no live replica to hand the slots to; as master"; exit 0; fi
 if [ "\${ROLLOUT_ORDERED:-true}" != false ]; then
   # The queue lives on the owner of slot 0; if that is this node, the queue moves to the replica with
   # the slots, where this node would hold no place, and the next master would go while this one is
@@ -129,15 +154,15 @@ deadline=$(( $(date +%s) + handover_s ))
 while [ "$(date +%s)" -lt "$deadline" ]; do
   case "$(cli info replication 2>/dev/null)" in
     *role:slave*)
-      keep_writing "$1" "$2"
       log "the replica $1 owns the slots now; redirecting clients to it for ${REDIRECT_SECONDS}s, then stopping"
       sleep ${REDIRECT_SECONDS}
+      had=$(online "$1" "$2")
       cli shutdown >/dev/null 2>&1 || true
+      keep_writing "$1" "$2" "$had"
       exit 0 ;;
   esac
   sleep 0.2
 done
-log "the replica did not take over within \${handover_s}s; stopping as master"
-cli shutdown >/dev/null 2>&1 || true
+stop_now "the replica did not take over within \${handover_s}s; as master"
 `;
 }

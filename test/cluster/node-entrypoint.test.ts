@@ -1,6 +1,7 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { renderClusterNodeEntrypoint } from '../../src/cluster/node-entrypoint';
+import { renderClusterNodeGuarantee } from '../../src/cluster/node-guarantee';
 import { renderClusterNodePreStop } from '../../src/cluster/node-prestop';
 import { ClusterProbeMode, renderClusterNodeProbe } from '../../src/cluster/node-probe';
 import { renderClusterNodeRebalance } from '../../src/cluster/node-rebalance';
@@ -14,6 +15,7 @@ describe.each([
   ['renderClusterNodeProbe', renderClusterNodeProbe()],
   ['renderClusterNodePreStop', renderClusterNodePreStop()],
   ['renderClusterNodeRebalance', renderClusterNodeRebalance()],
+  ['renderClusterNodeGuarantee', renderClusterNodeGuarantee()],
 ])('%s', (_name, script) => {
   test('passes sh -n and shellcheck', () => {
     expect(lintScript(script)).toBe('');
@@ -395,7 +397,8 @@ describe.each(ENGINES)('cluster nodes on %s, started by the rendered entrypoint'
     await healthy('the stopped master back as a replica');
     expect(c!.myself(node)?.master).toBe(c!.myself(other)?.id);
     await waitFor('the chart\'s min-replicas-to-write back on the master', () => ({ ok: minReplicas(other) === '1', seen: minReplicas(other) }), 30_000);
-    expect(log(node)).toMatch(/min-replicas-to-write 0 -> 1/);
+    // Put back by the master's own guarantee loop, once its replica was in sync again.
+    expect(log(other)).toMatch(/1 replicas in sync again: min-replicas-to-write 0 -> 1/);
   });
 
   scenario('(f) a planned stop of a replica waits its turn, then stops; its master keeps acknowledging until it is back', async () => {
@@ -408,6 +411,35 @@ describe.each(ENGINES)('cluster nodes on %s, started by the rendered entrypoint'
     await healthy('the stopped replica back');
     await waitFor('the chart\'s min-replicas-to-write back on the master', () => ({ ok: minReplicas(master) === '1', seen: minReplicas(master) }), 30_000);
     expect(readAll().filter((w) => !w.includes('"planned"'))).toEqual([]);
+  });
+
+  /** A SET to a key of `shard`, at `n`: OK, or the refusal. */
+  const setOn = (n: TestNode, shard: number, v: string) => {
+    const key = [...byOwner()].find(([owner]) => c!.shardNodes(shard).includes(owner))?.[1][0] ?? 'x';
+    return c!.cli(n, ['SET', key, v]);
+  };
+
+  scenario('(f2) a node lost for good, not a planned stop: a replica SIGKILLed and kept down, then a master: each shard acknowledges again once the cluster marks the node failed; back, the guarantee is restored', async () => {
+    const replica = await member(1, false);
+    const master = c!.shardNodes(1).find((n) => n !== replica) as TestNode;
+    await c!.stop(replica, 'SIGKILL');
+    // Refused while the replica's link is only late, acknowledged once the majority marked it failed.
+    await waitFor('shard 1\'s master acknowledging alone', () => ({ ok: setOn(master, 1, 'alone') === 'OK', seen: `${setOn(master, 1, 'alone')} ${minReplicas(master)}` }), 30_000);
+    expect(log(master)).toMatch(/marks this shard's members \S+ failed, and this node reaches a majority of the masters: min-replicas-to-write 1 -> 0/);
+    c!.start(replica);
+    await healthy('the lost replica back');
+    await waitFor('the chart\'s min-replicas-to-write back on the master', () => ({ ok: minReplicas(master) === '1', seen: minReplicas(master) }), 30_000);
+    expect(log(master)).toMatch(/1 replicas in sync again: min-replicas-to-write 0 -> 1/);
+
+    const lost = c!.shardNodes(2).find((n) => Boolean(c!.myself(n)?.slots.length)) as TestNode;
+    const promoted = c!.shardNodes(2).find((n) => n !== lost) as TestNode;
+    await c!.stop(lost, 'SIGKILL');
+    await waitFor('shard 2\'s replica promoted and acknowledging', () => ({ ok: setOn(promoted, 2, 'promoted') === 'OK', seen: `${setOn(promoted, 2, 'promoted')} ${minReplicas(promoted)}` }), 60_000);
+    c!.start(lost);
+    await healthy('the lost master back as a replica');
+    expect(c!.myself(lost)?.master).toBe(c!.myself(promoted)?.id);
+    await waitFor('the chart\'s min-replicas-to-write back on the promoted master', () => ({ ok: minReplicas(promoted) === '1', seen: minReplicas(promoted) }), 30_000);
+    expect(readAll().filter((w) => !/"(alone|promoted)"/.test(w))).toEqual([]);
   });
 
   scenario('(g) two masters stopped at once hand over one at a time: the second only once the first is back and in sync', async () => {

@@ -80,7 +80,7 @@ describe('RedisCluster: the default, 3 shards x (master + replica) on Valkey', (
       'min-replicas-to-write 1', 'min-replicas-max-lag 1', 'appendonly yes', 'cluster-announce-port 6379', 'cluster-announce-bus-port 16379']) {
       expect(conf.split('\n')).toContain(line);
     }
-    expect(Object.keys(configOf(objects, deployments[0])).sort()).toEqual(['entrypoint.sh', 'prestop.sh', 'probe.sh', 'rebalance.sh', 'redis.conf']);
+    expect(Object.keys(configOf(objects, deployments[0])).sort()).toEqual(['entrypoint.sh', 'guarantee.sh', 'prestop.sh', 'probe.sh', 'rebalance.sh', 'redis.conf']);
   });
 
   test('a shard\'s nodes avoid each other\'s Kubernetes node and zone; one budget per shard lets one node of it down', () => {

@@ -12,6 +12,7 @@ import { ClusterEndpointType, renderClusterConf } from '../../../src/cluster/clu
 import { renderClusterNodeEntrypoint } from '../../../src/cluster/node-entrypoint';
 import { renderClusterNodePreStop } from '../../../src/cluster/node-prestop';
 import { ClusterProbeMode, renderClusterNodeProbe } from '../../../src/cluster/node-probe';
+import { renderClusterNodeGuarantee } from '../../../src/cluster/node-guarantee';
 import { renderClusterNodeRebalance } from '../../../src/cluster/node-rebalance';
 import { ShardState, TOPOLOGY_DIR, TOPOLOGY_FILE, renderTopology } from '../../../src/cluster/topology';
 import { REDIS_PATHS } from '../../../src/server-config';
@@ -104,6 +105,7 @@ export class TestCluster {
     writeFileSync(join(this.config, 'probe.sh'), renderClusterNodeProbe());
     writeFileSync(join(this.config, 'prestop.sh'), renderClusterNodePreStop());
     writeFileSync(join(this.config, 'rebalance.sh'), renderClusterNodeRebalance());
+    writeFileSync(join(this.config, 'guarantee.sh'), renderClusterNodeGuarantee());
   }
 
   /**
