@@ -150,8 +150,15 @@ describe.each(ENGINES)('cluster nodes on %s, started by the rendered entrypoint'
     }
     for (const [node, keys] of byOwner()) {
       // WAIT on the connection that wrote, up to three times 5 s (a loaded machine may delay the replica's ack): the last answer counts.
-      // (The cli's own bound leaves room for all three.)
-      const replies = c!.cli(node, [], [...keys.map((k) => `SET ${k} ${value(k)}\n`), 'WAIT 1 5000\nWAIT 1 5000\nWAIT 1 5000\n'].join(''), 25_000).split('\n');
+      // (The cli's own bound leaves room for all three.) A master refuses writes (NOREPLICAS) while its
+      // replica's once-a-second ack is over min-replicas-max-lag late, as it may be on a loaded machine:
+      // written again then, at most 5 times.
+      const write = () => c!.cli(node, [], [...keys.map((k) => `SET ${k} ${value(k)}\n`), 'WAIT 1 5000\nWAIT 1 5000\nWAIT 1 5000\n'].join(''), 25_000).split('\n');
+      let replies = write();
+      for (let tries = 1; tries < 5 && replies.slice(0, keys.length).some((r) => r.startsWith('NOREPLICAS')); tries++) {
+        await new Promise((r) => setTimeout(r, 1000));
+        replies = write();
+      }
       expect(replies.slice(0, keys.length).filter((r) => r !== 'OK')).toEqual([]);
       // Acknowledged by the shard's replica: the keys survive the loss of either node of the shard.
       expect({ wait: replies[replies.length - 1], master: node.name }).toEqual({ wait: '1', master: node.name });
@@ -414,9 +421,10 @@ describe.each(ENGINES)('cluster nodes on %s, started by the rendered entrypoint'
   });
 
   /** A SET to a key of `shard`, at `n`: OK, or the refusal. */
-  const setOn = (n: TestNode, shard: number, v: string) => {
+  const setOn = (n: TestNode, shard: number) => {
     const key = [...byOwner()].find(([owner]) => c!.shardNodes(shard).includes(owner))?.[1][0] ?? 'x';
-    return c!.cli(n, ['SET', key, v]);
+    // The value it has: acknowledged or refused, the data set stays as the scenarios after this expect it.
+    return c!.cli(n, ['SET', key, value(key)]);
   };
 
   scenario('(f2) a node lost for good, not a planned stop: a replica SIGKILLed and kept down, then a master: each shard acknowledges again once the cluster marks the node failed; back, the guarantee is restored', async () => {
@@ -424,7 +432,7 @@ describe.each(ENGINES)('cluster nodes on %s, started by the rendered entrypoint'
     const master = c!.shardNodes(1).find((n) => n !== replica) as TestNode;
     await c!.stop(replica, 'SIGKILL');
     // Refused while the replica's link is only late, acknowledged once the majority marked it failed.
-    await waitFor('shard 1\'s master acknowledging alone', () => ({ ok: setOn(master, 1, 'alone') === 'OK', seen: `${setOn(master, 1, 'alone')} ${minReplicas(master)}` }), 30_000);
+    await waitFor('shard 1\'s master acknowledging alone', () => ({ ok: setOn(master, 1) === 'OK', seen: `${setOn(master, 1)} ${minReplicas(master)}` }), 30_000);
     expect(log(master)).toMatch(/marks this shard's members \S+ failed, and this node reaches a majority of the masters: min-replicas-to-write 1 -> 0/);
     c!.start(replica);
     await healthy('the lost replica back');
@@ -434,12 +442,12 @@ describe.each(ENGINES)('cluster nodes on %s, started by the rendered entrypoint'
     const lost = c!.shardNodes(2).find((n) => Boolean(c!.myself(n)?.slots.length)) as TestNode;
     const promoted = c!.shardNodes(2).find((n) => n !== lost) as TestNode;
     await c!.stop(lost, 'SIGKILL');
-    await waitFor('shard 2\'s replica promoted and acknowledging', () => ({ ok: setOn(promoted, 2, 'promoted') === 'OK', seen: `${setOn(promoted, 2, 'promoted')} ${minReplicas(promoted)}` }), 60_000);
+    await waitFor('shard 2\'s replica promoted and acknowledging', () => ({ ok: setOn(promoted, 2) === 'OK', seen: `${setOn(promoted, 2)} ${minReplicas(promoted)}` }), 60_000);
     c!.start(lost);
     await healthy('the lost master back as a replica');
     expect(c!.myself(lost)?.master).toBe(c!.myself(promoted)?.id);
     await waitFor('the chart\'s min-replicas-to-write back on the promoted master', () => ({ ok: minReplicas(promoted) === '1', seen: minReplicas(promoted) }), 30_000);
-    expect(readAll().filter((w) => !/"(alone|promoted)"/.test(w))).toEqual([]);
+    expect(readAll()).toEqual([]);
   });
 
   scenario('(g) two masters stopped at once hand over one at a time: the second only once the first is back and in sync', async () => {
