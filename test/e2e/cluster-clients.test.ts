@@ -112,7 +112,8 @@ describe('real cluster clients from namespace "app": ioredis Cluster and node-re
     await victim.kill('SIGKILL');
     await waitUntil(async () => (await env.masterOf(0)) === replica, HEAL_MS, `${replica.name} promoted`, { intervalMs: 200 });
     const promotedAt = Date.now();
-    // The promoted master refuses writes alone (min-replicas-to-write 1); the killed pod comes back on its volume.
+    // The promoted master acknowledges alone once the cluster marked the killed one failed (WAIT 1 answers
+    // 0 then); the killed pod comes back on its volume.
     await sleep(2000);
     const restartedAt = Date.now();
     await victim.start();
@@ -143,7 +144,7 @@ describe('real cluster clients from namespace "app": ioredis Cluster and node-re
       const lostPlain = s.keys.filter((_, i) => values[i] < s.lastAcked[i]).length;
       // When the client had the failed shard's keys WAIT-acknowledged again, on its own: after the
       // promotion, only the promoted replica can have acknowledged them (the killed pod is down, then its
-      // replica), and only once the killed pod replicates it (min-replicas-to-write 1).
+      // replica), and only once the killed pod replicates it (WAIT 1 needs a replica).
       const at = (e: [number, number, number, number]) => s.started + e[2];
       const shard0 = s.events.filter((e) => e[3] === 1 && shardOfKey(s.keys[e[0]]) === 0);
       const followed = shard0.filter((e) => at(e) > promotedAt);

@@ -120,6 +120,19 @@ export class ClusterEnv {
     this.props = props;
   }
 
+  /**
+   * The chart deleted as `kubectl delete` of everything but its claims does: every Service, Deployment
+   * and ConfigMap goes at once (the Services' names with them), and every pod stops as on a pod
+   * deletion (preStop hook, SIGTERM, its grace period). Resolves once every pod is gone.
+   */
+  async deleteChart(): Promise<void> {
+    // The objects as they are now (a rollout may have changed them since the chart was synthesized).
+    const held = this.cluster.objectsNow();
+    // As the README says: the scale-in guard's binding first, or the guard refuses deleting undrained nodes.
+    await this.cluster.reconcile(held.filter((o) => o.kind !== 'ValidatingAdmissionPolicyBinding'), { prune: groupLabelsOf(this.rc) });
+    await this.cluster.reconcile(held.filter((o) => o.kind === 'PersistentVolumeClaim'), { prune: groupLabelsOf(this.rc) });
+  }
+
   /** Each shard's share of the slots: an even split among the active shards, none for a draining one. */
   get shares(): number[] {
     const active = this.rc.shards - this.rc.drainedShards;
@@ -295,11 +308,10 @@ export class ClusterEnv {
     return this.rc.nodes[this.pods.indexOf(pod)].claim.name;
   }
 
-  /** Copies every claim's data to a new temporary directory (pods stopped): claim name -> copy. */
+  /** Copies every claim's data to a new temporary directory (pods stopped or deleted): claim name -> copy. */
   saveClaims(into: string): Map<string, string> {
     const out = new Map<string, string>();
-    for (const pod of this.pods) {
-      const claim = this.claimOf(pod);
+    for (const claim of this.rc.nodes.map((n) => n.claim.name)) {
       const copy = path.join(into, claim);
       fs.cpSync(this.cluster.claimDir(claim), copy, { recursive: true, preserveTimestamps: true });
       chownTree(copy, this.cluster.claimDir(claim));
@@ -318,15 +330,18 @@ export class ClusterEnv {
   }
 
   /** An ioredis Cluster client seeded with every node's Service VIP, as a client in the cluster would be. */
-  ioredis(): IoCluster {
+  ioredis(opts: { commandTimeoutMs?: number } = {}): IoCluster {
     const c = new IoCluster(this.pods.map((p) => ({ host: this.vipOf(p), port: 6379 })), {
       clusterRetryStrategy: (times) => Math.min(100 * times, 1000),
       redisOptions: {
-        connectTimeout: 2000, commandTimeout: 3000, maxRetriesPerRequest: 1, password: this.access.password,
+        connectTimeout: 2000, commandTimeout: opts.commandTimeoutMs ?? 3000, maxRetriesPerRequest: 1, password: this.access.password,
         // Node addresses are Service IPs, which the certificate does not name: trust the CA, skip the name.
         tls: this.access.tls && { ...this.access.tls, checkServerIdentity: () => undefined },
       },
       slotsRefreshTimeout: 2000,
+      // ioredis refreshes its slot map on MOVED only: without a period, the slots of a master lost for
+      // good stay mapped to its dead address (commands time out) however soon its replica took over.
+      slotsRefreshInterval: 1000,
     });
     c.on('error', () => undefined);
     this.ioClients.push(c);

@@ -38,6 +38,7 @@ export class ClusterWriter {
 
   private readonly wait: boolean;
   private nextLoop = 0;
+  private refreshedAt = 0;
 
   constructor(private readonly client: IoCluster, private readonly shards: number, readonly keys: string[], private readonly loopsCount = 4,
     opts: ClusterWriterOptions = {}) {
@@ -72,9 +73,16 @@ export class ClusterWriter {
     }
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops the loops, waiting at most `boundMs` for their commands in flight: a command sent to a
+   * cluster whose every node is gone never settles (ioredis keeps it queued), and its loop, left
+   * behind, ends once it does. An unanswered command is no acknowledgement, so nothing is counted.
+   */
+  async stop(boundMs = 60_000): Promise<void> {
     this.running = false;
-    await Promise.all(this.loops);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(this.loops), new Promise((resolve) => { timer = setTimeout(resolve, boundMs); })]);
+    clearTimeout(timer);
     this.loops = [];
   }
 
@@ -102,7 +110,13 @@ export class ClusterWriter {
       } catch (e) {
         // ioredis retries a pipeline on MOVED only when every command of it was redirected; WAIT is
         // not (it has no key), so the client is told to read the slots again, as it would on a lone command.
-        if (/^(MOVED|ASK) /.test(String((e as Error).message))) this.client.refreshSlotsCache();
+        // ioredis refreshes its slot map on MOVED only; after a timeout or a lost connection, as an
+        // application would, it asks again where the slots are (a failover may have moved them), at
+        // most twice a second.
+        if (Date.now() - this.refreshedAt > 500) {
+          this.refreshedAt = Date.now();
+          this.client.refreshSlotsCache();
+        }
         const msg = String((e as Error).message ?? e).replace(/\d+/g, '#').slice(0, 80);
         this.failures.set(msg, (this.failures.get(msg) ?? 0) + 1);
         this.failureLog.push({ at: Date.now(), shard: this.shardOf(key), message: String((e as Error).message ?? e).slice(0, 80) });

@@ -9,7 +9,7 @@
 import { Cluster as IoCluster } from 'ioredis';
 import { ClusterEnv } from './cluster-env';
 import { ClusterWriter } from './cluster-writer';
-import { Pod, sleep, waitUntil } from './harness';
+import { Pod, errText, sleep, waitUntil } from './harness';
 
 /** Keys of each writer: spread over the slots by their hash (about one per 5 slots for both together). */
 const KEYS_PER_WRITER = 1600;
@@ -98,13 +98,29 @@ export class Resharding {
     if (this.preloaded) return;
     const loader = this.env.ioredis();
     let next = 0;
+    let refused = 0;
     try {
       await Promise.all(Array.from({ length: 64 }, async () => {
-        while (next < PRELOAD_KEYS) await loader.set(`bulk:${next++}`, PRELOAD_VALUE);
+        while (next < PRELOAD_KEYS) {
+          const key = `bulk:${next++}`;
+          // A master refuses writes while its replica's acknowledgement lags (min-replicas-max-lag 1 s),
+          // as it may under this load on Redis 8.0: a loader waits and writes the key again, bounded.
+          for (let tries = 1; ; tries++) {
+            try {
+              await loader.set(key, PRELOAD_VALUE);
+              break;
+            } catch (e) {
+              if (tries >= 100 || !/NOREPLICAS|TRYAGAIN|CLUSTERDOWN|timed out/.test(errText(e))) throw e;
+              refused++;
+              await sleep(100);
+            }
+          }
+        }
       }));
     } finally {
       loader.disconnect();
     }
+    if (refused) console.log(`preload: ${refused} SETs refused and written again (NOREPLICAS, TRYAGAIN, CLUSTERDOWN or a timeout)`);
     this.preloaded = true;
   }
 

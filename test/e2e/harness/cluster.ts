@@ -782,6 +782,11 @@ export class Cluster implements PodHost {
     return this.findObject(kind, name, namespace);
   }
 
+  /** Every object held now, as the API server has them (a copy of the list). */
+  objectsNow(): K8sObject[] {
+    return [...this.objects];
+  }
+
   /** ConfigMaps and Secrets of the manifests replace (or join) the current ones. */
   private replaceConfigObjects(manifests: K8sObject[]): void {
     for (const o of manifests.filter((x) => x?.kind === 'ConfigMap' || x?.kind === 'Secret')) {

@@ -593,11 +593,11 @@ export class Pod {
     throw new Error(`pod ${this.name}/${c.name}: unsupported probe/handler ${JSON.stringify(Object.keys(handler))}`);
   }
 
-  /** Lifecycle hook runner; returns a short description. */
+  /** Lifecycle hook runner; returns a description with the end of the hook's output (kubelet keeps none; tests read it). */
   async runHandler(handler: K8sObject, c: Container, timeoutMs: number): Promise<string> {
     if (handler.exec) {
       const r = await c.exec(handler.exec.command.map((s: string) => String(s)), { timeoutMs });
-      return `exec code=${r.code} timedOut=${r.timedOut} stdout=${JSON.stringify(r.stdout.slice(-300))} stderr=${JSON.stringify(r.stderr.slice(-300))}`;
+      return `exec code=${r.code} timedOut=${r.timedOut} stdout=${JSON.stringify(r.stdout.slice(-300))} stderr=${JSON.stringify(r.stderr.slice(-2000))}`;
     }
     return `ok=${await this.runCheck(handler, c, timeoutMs)}`;
   }
