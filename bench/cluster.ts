@@ -4,10 +4,14 @@
  * - failover: SIGKILL of a shard's master, 3 kills (one per shard), the killed pod started again as
  *   soon as its replica is promoted (as kubelet restarts a crashed container): the write gap on that
  *   shard, and the longest pause of the other shards meanwhile;
+ * - nodeLoss: a shard's master, then (in another run) a shard's replica, SIGKILLed and held down 120 s
+ *   (a Kubernetes node lost for good): how soon its shard acknowledges a plain SET again, and the
+ *   writes (WAIT 1 and plain) lost once the pod is back;
  * - upgrade: a new image for every node in one apply, writers through it: the longest write pause of
  *   each shard (its master hands over once), and acknowledged writes lost;
- * - restart: every pod stopped and every Service gone, the chart applied again on the same claims
- *   (every address new): apply to cluster_state ok on every node, and acknowledged writes lost;
+ * - restart: the chart deleted but its claims (every pod stopped and every Service gone at once):
+ *   delete to every pod gone; applied again on the same claims (every address new): apply to
+ *   cluster_state ok on every node, and acknowledged writes lost;
  * - capacity: 2.5 x one node's maxmemory written through a cluster client and read back whole, and
  *   the same data set into one RedisHa master with the same maxmemory, in the same run;
  * - throughput: valkey-benchmark SET and GET, `--cluster` against the cluster, and through the
@@ -43,10 +47,24 @@ export interface ClusterKill {
   readonly waitLost: number;
 }
 
+export interface NodeLoss {
+  /** Which node was lost: the shard's master or its replica. */
+  readonly lost: 'master' | 'replica';
+  /** Kill to the shard's first acknowledged plain SET. */
+  readonly writableMs: number;
+  /** The longest pause of the other shards while the pod was down. */
+  readonly otherShardsPauseMs: number;
+  readonly waitAcked: number;
+  readonly waitLost: number;
+  readonly plainAcked: number;
+  readonly plainLost: number;
+}
+
 export interface ClusterFigure {
+  readonly nodeLoss: { readonly writableMs: number; readonly lost: number; readonly holdMs: number; readonly runs: NodeLoss[] };
   readonly failover: { readonly gapMs: number; readonly promotedMs: number; readonly otherShardsPauseMs: number; readonly kills: ClusterKill[] };
   readonly upgrade: { readonly longestPauseMs: number; readonly pauseMsPerShard: number[]; readonly ms: number; readonly lost: number; readonly waitLost: number; readonly waitAcked: number };
-  readonly restart: { readonly healMs: number; readonly lost: number; readonly acked: number };
+  readonly restart: { readonly deleteMs: number; readonly healMs: number; readonly lost: number; readonly acked: number };
   readonly capacity: {
     readonly maxmemoryMb: number; readonly dataSetMb: number; readonly keys: number;
     readonly cluster: { readonly written: number; readonly readBack: number; readonly errors: number };
@@ -131,6 +149,53 @@ async function killOne(env: ClusterEnv, shard: number, log: (m: string) => void)
   }
 }
 
+/** How long a lost pod stays down: a Kubernetes node lost for good (eviction, then the volume moves). */
+const HOLD_MS = 120_000;
+
+/**
+ * A shard's master (or replica) SIGKILLed and held down {@link HOLD_MS}, writers on every shard: SET +
+ * WAIT 1, and plain SETs for when the shard acknowledges at all (no WAIT timeout in the figure).
+ */
+async function loseNode(env: ClusterEnv, shard: number, lost: NodeLoss['lost'], log: (m: string) => void): Promise<NodeLoss> {
+  const client = env.ioredis();
+  const durable = new ClusterWriter(client, 3, Array.from({ length: 120 }, (_, i) => `bl${shard}:${i}`), 2);
+  // Its own client: ioredis sends a node's commands over one connection, where a WAIT that no replica
+  // answers holds every command behind it for its timeout.
+  const plain = new ClusterWriter(env.ioredis({ commandTimeoutMs: 1000 }), 3, Array.from({ length: 120 }, (_, i) => `bp${shard}:${i}`), 4, { wait: false });
+  const master = (await env.masterOf(shard)) as Pod;
+  const victim = lost === 'master' ? master : env.pods.find((p) => env.shardOf(p) === shard && p !== master) as Pod;
+  durable.start(true);
+  plain.start(true);
+  try {
+    await waitUntil(() => [0, 1, 2].every((s) => durable.acks.some((a) => a.shard === s && a.replicated)), 30_000, 'replicated writes on every shard');
+    await sleep(2000);
+    const killedAt = Date.now();
+    await victim.kill('SIGKILL');
+    await waitUntil(() => plain.acks.some((a) => a.shard === shard && a.at > killedAt + 2000), HEAL_MS, `shard ${shard} acknowledging again`, { intervalMs: 100 });
+    await sleep(Math.max(0, killedAt + HOLD_MS - Date.now()));
+    const backAt = Date.now();
+    await victim.start();
+    await env.waitHealthy('the lost pod back', HEAL_MS);
+    await sleep(1000);
+    await Promise.all([durable.stop(), plain.stop()]);
+    const [d, p] = [await durable.verify(client), await plain.verify(client)];
+    // The first acknowledgement after the kill that came once the shard had been refusing (the ones in
+    // flight at the kill are answered before min-replicas-max-lag is over).
+    const gap = plain.longestGapAt(shard, killedAt, backAt);
+    const run: NodeLoss = {
+      lost,
+      writableMs: gap.at + gap.ms - killedAt,
+      otherShardsPauseMs: Math.max(...[0, 1, 2].filter((s) => s !== shard).map((s) => plain.longestGap(s, killedAt, backAt))),
+      waitAcked: d.replicated, waitLost: d.replicatedLost, plainAcked: p.acked, plainLost: p.lost,
+    };
+    log(`cluster: ${lost} of shard ${shard} lost for ${HOLD_MS} ms: ${JSON.stringify(run)}`);
+    return run;
+  } finally {
+    await Promise.all([durable.stop(), plain.stop()]);
+    if (!victim.anyRunning) await victim.start();
+  }
+}
+
 /**
  * A new image for every node in one apply (each Deployment's pod replaced, as with `Recreate`), with
  * two writer loops a shard: the longest time each shard went without an acknowledged write.
@@ -169,6 +234,10 @@ export async function measureCluster(o: { subnets: [number, number, number]; log
     o.log('cluster: formed');
     const kills: ClusterKill[] = [];
     for (const shard of [0, 1, 2]) kills.push(await killOne(env, shard, o.log));
+    await env.waitHealthy('healthy before the node losses', HEAL_MS);
+    const losses = [await loseNode(env, 1, 'master', o.log)];
+    await env.waitHealthy('healthy before the replica loss', HEAL_MS);
+    losses.push(await loseNode(env, 2, 'replica', o.log));
     await env.waitHealthy('healthy before the upgrade', HEAL_MS);
     const upgrade = await upgradeOnce(env, props, o.log);
 
@@ -199,12 +268,14 @@ export async function measureCluster(o: { subnets: [number, number, number]; log
     const clusterRps = await benchmark(['--cluster', '-h', env.vipOf(env.pods[0])]);
     o.log(`cluster: throughput ${JSON.stringify(clusterRps)}`);
 
-    // Restart: every pod stopped, every Service gone, the chart applied again on the same claims.
+    // Restart: the chart deleted but its claims, then applied again on the same claims.
     const writer = new ClusterWriter(client, 3, Array.from({ length: 120 }, (_, i) => `br:${i}`));
     writer.start();
     await waitUntil(() => [0, 1, 2].every((s) => writer.acks.filter((a) => a.shard === s && a.replicated).length > 20), 30_000, 'replicated writes on every shard');
     await writer.stop();
-    await Promise.all(env.pods.map((p) => p.stop()));
+    const deletedAt = Date.now();
+    await env.deleteChart();
+    const deleteMs = Date.now() - deletedAt;
     const claimsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-claims-'));
     const claims = env.saveClaims(claimsDir);
     await env.shutdown();
@@ -217,7 +288,7 @@ export async function measureCluster(o: { subnets: [number, number, number]; log
     await env.waitHealthy('the re-applied cluster healed', HEAL_MS);
     const healMs = Date.now() - applied;
     const after = await writer.verify(env.ioredis());
-    o.log(`cluster: re-applied: cluster_state ok on every node ${healMs} ms after the apply; ${after.lost} of ${after.acked} acknowledged writes lost`);
+    o.log(`cluster: deleted in ${deleteMs} ms; re-applied: cluster_state ok on every node ${healMs} ms after the apply; ${after.lost} of ${after.acked} acknowledged writes lost`);
     await env.shutdown();
 
     // One RedisHa master, the same maxmemory and data set, and its throughput through the proxy, in the same run.
@@ -255,9 +326,15 @@ export async function measureCluster(o: { subnets: [number, number, number]; log
     o.log(`cluster: RedisHa through its proxy, throughput ${JSON.stringify(haRps)}`);
 
     return {
+      nodeLoss: {
+        writableMs: Math.max(...losses.map((l) => l.writableMs)),
+        lost: losses.reduce((n, l) => n + l.waitLost + l.plainLost, 0),
+        holdMs: HOLD_MS,
+        runs: losses,
+      },
       failover: { gapMs: median(kills.map((k) => k.gapMs)), promotedMs: median(kills.map((k) => k.promotedMs)), otherShardsPauseMs: Math.max(...kills.map((k) => k.otherShardsPauseMs)), kills },
       upgrade,
-      restart: { healMs, lost: after.lost, acked: after.acked },
+      restart: { deleteMs, healMs, lost: after.lost, acked: after.acked },
       capacity: { maxmemoryMb: MAXMEMORY_MB, dataSetMb, keys, cluster: clusterCapacity, redisHa: { written: haWritten, refused, firstError } },
       throughput: { cluster: clusterRps, redisHa: haRps },
     };

@@ -270,11 +270,16 @@ export function writeReport(
     L.push('## 9. Sharded mode: RedisCluster, 3 shards x (master + replica), Valkey 9.1 (bench/cluster.ts)', '');
     L.push(`${c.what}.`, '');
     L.push('| figure | result |', '| --- | --- |');
-    if (c.failover) L.push(`| failover: write gap on the killed master's shard, 3 kills, median (\`cluster.failover.gapMs\`) | ${c.failover.gapMs} ms (replica promoted after ${c.failover.promotedMs} ms, median; the rest is the killed pod's restart and resync, which min-replicas-to-write 1 waits for) |`);
+    if (c.nodeLoss) {
+      for (const loss of c.nodeLoss.runs) {
+        L.push(`| node lost for good: a shard's ${loss.lost} SIGKILLed and held down ${c.nodeLoss.holdMs / 1000} s, kill to the shard's first acknowledged write (\`cluster.nodeLoss.writableMs\`) / lost | ${loss.writableMs} ms / ${loss.waitLost + loss.plainLost} (WAIT-acknowledged lost ${loss.waitLost} of ${loss.waitAcked}, plain SETs lost ${loss.plainLost} of ${loss.plainAcked}); other shards' longest pause ${loss.otherShardsPauseMs} ms |`);
+      }
+    }
+    if (c.failover) L.push(`| failover: write gap on the killed master's shard, the pod restarted at once, 3 kills, median (\`cluster.failover.gapMs\`) | ${c.failover.gapMs} ms (replica promoted after ${c.failover.promotedMs} ms, median) |`);
     if (c.failover) L.push(`| failover: longest pause of the other shards (\`cluster.failover.otherShardsPauseMs\`) | ${c.failover.otherShardsPauseMs} ms |`);
     if (c.failover) L.push(`| failover: WAIT-acknowledged writes lost | ${c.failover.kills.reduce((n: number, x: any) => n + x.waitLost, 0)} of ${c.failover.kills.reduce((n: number, x: any) => n + x.waitAcked, 0)} |`);
     if (c.upgrade) L.push(`| upgrade: a new image for every node in one apply, longest write pause of any shard (\`cluster.upgrade.longestPauseMs\`) | ${c.upgrade.longestPauseMs} ms (per shard ${c.upgrade.pauseMsPerShard.join(' / ')} ms); apply to healthy ${c.upgrade.ms} ms; acknowledged writes lost: ${c.upgrade.lost}, WAIT-acknowledged lost: ${c.upgrade.waitLost} of ${c.upgrade.waitAcked} |`);
-    if (c.restart) L.push(`| chart deleted and applied again, every address new: apply to cluster_state ok (\`cluster.restart.healMs\`) | ${c.restart.healMs} ms; acknowledged writes lost: ${c.restart.lost} of ${c.restart.acked} |`);
+    if (c.restart) L.push(`| chart deleted (claims kept) and applied again, every address new: delete to every pod gone (\`cluster.restart.deleteMs\`) / apply to cluster_state ok (\`cluster.restart.healMs\`) | ${c.restart.deleteMs ?? '-'} ms / ${c.restart.healMs} ms; acknowledged writes lost: ${c.restart.lost} of ${c.restart.acked} |`);
     if (c.capacity) L.push(`| capacity: ${c.capacity.dataSetMb} MiB of values (2.5 x one node's maxmemory ${c.capacity.maxmemoryMb} MiB), ${c.capacity.keys} keys | cluster: ${c.capacity.cluster.written} written, ${c.capacity.cluster.readBack} read back whole; one RedisHa master, same maxmemory: ${c.capacity.redisHa.written} written, ${c.capacity.redisHa.refused} refused (${c.capacity.redisHa.firstError}) |`);
     if (c.throughput) L.push(`| throughput, valkey-benchmark 50 clients, SET / GET ops/s | cluster (\`--cluster\`): ${c.throughput.cluster.set} / ${c.throughput.cluster.get}; one RedisHa master through its proxy: ${c.throughput.redisHa.set} / ${c.throughput.redisHa.get} |`);
     if (c.reshard) {

@@ -27,11 +27,14 @@ rollout_master() {
   return 1
 }`;
 
-const CLUSTER_FNS = `# Every other node of the topology answers and serves: a master, or a replica in sync.
-# An empty list (the topology file unreadable) proves nothing: it fails.
+const CLUSTER_FNS = `# Every other node of the topology answers and serves: a master, or a replica in sync; twice, a second
+# apart, so that a node just restarted is not taken for in sync on one passing answer (an upgrade once
+# had two nodes away together). An empty list (the topology file unreadable) proves nothing: it fails.
 peers_in_sync() {
   hosts=$(peer_hosts) || return 1
   [ -n "$hosts" ] || return 1
+  for h in $hosts; do redis_in_sync "$h" || return 1; done
+  sleep 1
   for h in $hosts; do redis_in_sync "$h" || return 1; done
 }
 # The chart is being deleted: this node's own Service is gone (its name no longer resolves), so no

@@ -62,7 +62,7 @@ describe('RedisCluster, 3 shards x (master + replica), in pod networks', () => {
     expect(announced).toEqual(masters.map((m) => env.vipOf(m as Pod)).sort());
   });
 
-  test('a Kubernetes node lost for good (shard 0\'s master and shard 1\'s replica killed, held down 120 s): both shards acknowledge again within node timeout + 3 s, shard 2 never pauses, the pods rejoin and the guarantee is back, nothing acknowledged lost', async () => {
+  test('a Kubernetes node lost for good (shard 0\'s master and shard 1\'s replica killed, held down 120 s): shard 0 acknowledges again within node timeout + 3 s, shard 1 within node timeout + 5 s, shard 2 never pauses, the pods rejoin and the guarantee is back, nothing acknowledged lost', async () => {
     const client = env.ioredis();
     const keys = Array.from({ length: 120 }, (_, i) => `cw:${i}`);
     // Per shard, so that a shard without a master cannot hold up another's loops: WAIT 1 writers (what
@@ -115,7 +115,9 @@ describe('RedisCluster, 3 shards x (master + replica), in pod networks', () => {
     const hooks = [promoted, master1].map((p) => p.logs({ lines: 400 }).split('\n').filter((l) => l.includes('cluster-guarantee')).join(' | '));
     console.log(`node loss: ${JSON.stringify(figures)}; guarantee: ${hooks.join(' || ')}; failures ${plain.describeFailures()} ${durable.describeFailures()}`);
     expect(figures.shard0WritableMs).toBeLessThanOrEqual(NODE_TIMEOUT_MS + 3000);
-    expect(figures.shard1WritableMs).toBeLessThanOrEqual(NODE_TIMEOUT_MS + 3000);
+    // A master that lost its replica waits for the majority's verdict (fail), never its own suspicion:
+    // node timeout, then the failure reports' gossip, then the guarantee's next look.
+    expect(figures.shard1WritableMs).toBeLessThanOrEqual(NODE_TIMEOUT_MS + 5000);
     expect(figures.shard2LongestPauseMs).toBeLessThanOrEqual(1000);
     // The promoted replica held 0 as a replica and was raised once the lost master was back as its
     // replica; shard 1's master lowered its guarantee only once the cluster marked its replica failed.
