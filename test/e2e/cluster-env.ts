@@ -339,11 +339,16 @@ export class ClusterEnv {
         tls: this.access.tls && { ...this.access.tls, checkServerIdentity: () => undefined },
       },
       slotsRefreshTimeout: 2000,
-      // ioredis refreshes its slot map on MOVED only: without a period, the slots of a master lost for
-      // good stay mapped to its dead address (commands time out) however soon its replica took over.
-      slotsRefreshInterval: 1000,
     });
     c.on('error', () => undefined);
+    // ioredis refreshes its slot map on MOVED only: without a period, the slots of a master lost for
+    // good stay mapped to its dead address (commands time out) however soon its replica took over.
+    // Not its slotsRefreshInterval option: ioredis 6.0 schedules the next round when a refresh ends,
+    // even one that ends after disconnect(), and that timer then keeps Jest from exiting. This one
+    // ends with the client, and never holds the process.
+    const refresh = setInterval(() => { if (c.status === 'ready') c.refreshSlotsCache(); }, 1000);
+    refresh.unref();
+    c.once('end', () => clearInterval(refresh));
     this.ioClients.push(c);
     return c;
   }
