@@ -10,6 +10,7 @@ import { RedisCluster, RedisClusterProps } from '../../src';
 import { groupLabelsOf } from '../../src/labels';
 import { shardSlotRanges } from '../../src/cluster/slots';
 import { keySlot } from '../cluster/util/test-cluster';
+import type { ClusterWriter } from './cluster-writer';
 import { Cluster, K8sObject, Pod, RedisClient, errText, sleep, waitUntil } from './harness';
 
 /** One line of CLUSTER NODES. */
@@ -289,6 +290,33 @@ export class ClusterEnv {
       }
     })();
     return { stop: async () => { running = false; await loop; return samples; } };
+  }
+
+  /**
+   * Each node's replication, what a master's NOREPLICAS depends on: its role, min-replicas-to-write,
+   * its replicas' state and lag (or its link to its master). Shown when writes are refused too long.
+   */
+  async replicationReport(): Promise<string> {
+    const lines = await Promise.all(this.pods.map(async (p) => {
+      const info = (await this.ask(p, 'INFO', 'replication')) ?? '(no answer)';
+      const min = (await this.ask(p, 'CONFIG', 'GET', 'min-replicas-to-write')) ?? '(no answer)';
+      const fields = info.split(/\r?\n/).filter((l) => /^(role|connected_slaves|slave\d+|master_link_status|master_last_io_seconds_ago|master_sync_in_progress):/.test(l));
+      return `${p.name.replace(/-deployment-.*/, '')}: ${fields.join(' ')}; min-replicas-to-write ${min}`;
+    }));
+    return lines.join('\n');
+  }
+
+  /**
+   * Waits, bounded, until `writer` has more than `perShard` WAIT-acknowledged writes on every shard;
+   * a timeout names the writer's failures and every node's replication.
+   */
+  async waitReplicatedWrites(writer: ClusterWriter, perShard: number, what: string, timeoutMs = 30_000): Promise<void> {
+    const shards = Array.from({ length: this.shares.length }, (_, i) => i);
+    try {
+      await waitUntil(() => shards.every((s) => writer.acks.filter((a) => a.shard === s && a.replicated).length > perShard), timeoutMs, what);
+    } catch (e) {
+      throw new Error(`${errText(e)}; the writer's failures: ${writer.describeFailures()}\n${await this.replicationReport()}`);
+    }
   }
 
   /** Waits, bounded, until the cluster is healthy (see {@link problems}); the wait's length. */

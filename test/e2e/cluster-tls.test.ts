@@ -79,8 +79,7 @@ describe('RedisCluster with auth and TLS on every hop, metrics in cluster mode',
     const replica = env.pods.find((p) => env.shardOf(p) === 1 && p !== victim) as Pod;
     writer.start();
     try {
-      await waitUntil(() => [0, 1, 2].every((s) => writer.acks.filter((a) => a.shard === s && a.replicated).length > 20), 30_000, 'replicated writes on every shard over TLS')
-        .catch((e) => { throw new Error(`${errText(e)}; the writers' failures: ${writer.describeFailures()}`); });
+      await env.waitReplicatedWrites(writer, 20, 'replicated writes on every shard over TLS');
       await victim.kill('SIGKILL');
       try {
         await waitUntil(async () => (await env.masterOf(1)) === replica, HEAL_MS, `${replica.name} promoted`, { intervalMs: 200 });

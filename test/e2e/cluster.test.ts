@@ -13,7 +13,7 @@ import { Duration } from 'cdk8s';
 import { RedisEngine } from '../../src';
 import { ClusterEnv } from './cluster-env';
 import { ClusterWriter } from './cluster-writer';
-import { Pod, errText, sleep, waitUntil } from './harness';
+import { Pod, sleep, waitUntil } from './harness';
 import { tempDir } from '../util/temp';
 
 jest.setTimeout(600_000);
@@ -81,8 +81,7 @@ describe('RedisCluster, 3 shards x (master + replica), in pod networks', () => {
     let killedAt = 0;
     let backAt = 0;
     try {
-      await waitUntil(() => [0, 1, 2].every((s) => durable.acks.some((a) => a.shard === s && a.replicated)), 30_000, 'replicated writes on every shard')
-        .catch((e) => { throw new Error(`${errText(e)}; acks per shard ${JSON.stringify([0, 1, 2].map((s) => durable.acks.filter((a) => a.shard === s).length))}; failures ${durable.describeFailures()}`); });
+      await env.waitReplicatedWrites(durable, 0, 'replicated writes on every shard');
       await sleep(1000);
       killedAt = Date.now();
       await Promise.all([master.kill('SIGKILL'), replica1.kill('SIGKILL')]);
@@ -229,7 +228,7 @@ describe('RedisCluster, 3 shards x (master + replica), in pod networks', () => {
     let away: Array<{ at: number; away: string[] }>;
     const watch = env.watchServing();
     try {
-      await waitUntil(() => [0, 1, 2].every((s) => writer.acks.filter((a) => a.shard === s && a.replicated).length > 20), 30_000, 'replicated writes on every shard');
+      await env.waitReplicatedWrites(writer, 20, 'replicated writes on every shard');
       from = Date.now();
       const next = ClusterEnv.synth({ nodeTimeout: Duration.millis(NODE_TIMEOUT_MS), engine: RedisEngine.valkey({ image: 'valkey/valkey:9.1.3' }) }).manifests;
       replaced = await env.cluster.rollout(next);
@@ -286,7 +285,7 @@ describe('RedisCluster, 3 shards x (master + replica), in pod networks', () => {
     let deleteMs: number;
     let deletedAt = 0;
     try {
-      await waitUntil(() => [0, 1, 2].every((s) => writer.acks.filter((a) => a.shard === s && a.replicated).length > 20), 30_000, 'replicated writes on every shard');
+      await env.waitReplicatedWrites(writer, 20, 'replicated writes on every shard');
       // kubectl delete of everything but the claims: every pod stops (preStop, SIGTERM, its grace period)
       // while its Service goes; the writers keep writing through it.
       deletedAt = Date.now();
