@@ -22,5 +22,5 @@ describe.each([
   });
 });
 
-// Debian's Redis 7.0, which needs no build: this file runs while the default line builds.
+// Debian's Redis 7.0 (no build); node-entrypoint-valkey.test.ts runs the same scenarios on the default line.
 describeEntrypointScenarios('redis 7.0', { name: 'redis 7.0', server: 'redis-server', cli: 'redis-cli' });
