@@ -84,6 +84,7 @@ export function addMetrics(scope: Construct, targets: MetricsTargets, groupLabel
   const image = checkImage(scope, 'metrics.exporterImage', options.exporterImage ?? DEFAULT_REDIS_EXPORTER_IMAGE);
   const intervalMs = checkDurationMs(scope, 'metrics.interval', options.interval ?? Duration.seconds(30));
   const resources = resolveResources(
+    scope, 'metrics.exporterResources',
     { cpuRequestMillis: 10, cpuLimitMillis: 100, memoryRequest: Size.mebibytes(16), memoryLimit: Size.mebibytes(64) },
     options.exporterResources,
   );

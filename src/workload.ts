@@ -8,10 +8,11 @@
  * synth time, after every construct has added its containers, env, mounts and labels.
  */
 import { createHash } from 'crypto';
-import { ApiObjectMetadataDefinition, Duration, Names, Size } from 'cdk8s';
+import { ApiObjectMetadataDefinition, Duration, Names, Size, SizeRoundingBehavior } from 'cdk8s';
 import { Construct } from 'constructs';
 import { ComputeResources } from './compute-resources';
 import * as k8s from './k8s-api';
+import { checkInt, fail, userProp } from './validation';
 
 /** The label that selects one Deployment's pods: its construct path as a label value. */
 const ADDRESS_LABEL = 'cdk8s.io/metadata.addr';
@@ -334,13 +335,34 @@ export const SERVER_RESOURCES: ResolvedResources = {
   cpuRequestMillis: 100, cpuLimitMillis: 1000, memoryRequest: Size.mebibytes(256), memoryLimit: Size.gibibytes(1),
 };
 
-/** Merges user resources over a component's defaults. */
-export function resolveResources(defaults: ResolvedResources, given?: ComputeResources): ResolvedResources {
-  return { ...defaults, ...definedOnly(given ?? {}) };
-}
-
-function definedOnly<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+/**
+ * Merges user resources (`prop` of `scope`) over a component's defaults, as the API server would
+ * accept them: a limit given without its request lowers the default request to it, and a request
+ * given above its limit (given or default) is refused at synth, naming both. CPU is whole
+ * millicores and memory whole mebibytes, both positive.
+ */
+export function resolveResources(scope: Construct, prop: string, defaults: ResolvedResources, given: ComputeResources = {}): ResolvedResources {
+  const millis = (key: 'cpuRequestMillis' | 'cpuLimitMillis') => given[key] === undefined ? undefined : checkInt(scope, `${prop}.${key}`, given[key], 1);
+  const mebibytes = (key: 'memoryRequest' | 'memoryLimit') => {
+    const size = given[key];
+    if (size === undefined) return undefined;
+    const mib = size.toMebibytes({ rounding: SizeRoundingBehavior.NONE });
+    if (!(mib > 0) || !Number.isInteger(mib)) fail(scope, `${prop}.${key}`, `${mib}Mi`, 'must be a positive whole number of mebibytes');
+    return mib;
+  };
+  const mib = (size: Size) => size.toMebibytes({ rounding: SizeRoundingBehavior.NONE });
+  const cpuLimitMillis = millis('cpuLimitMillis') ?? defaults.cpuLimitMillis;
+  const cpuRequestMillis = millis('cpuRequestMillis') ?? Math.min(defaults.cpuRequestMillis, cpuLimitMillis);
+  const limitMi = mebibytes('memoryLimit') ?? mib(defaults.memoryLimit);
+  const requestMi = mebibytes('memoryRequest') ?? Math.min(mib(defaults.memoryRequest), limitMi);
+  const limitNote = (key: string, given?: unknown) => `${userProp(scope, `${prop}.${key}`)}${given === undefined ? ', by default' : ''}`;
+  if (cpuRequestMillis > cpuLimitMillis) {
+    fail(scope, `${prop}.cpuRequestMillis`, cpuRequestMillis, `must not be above the CPU limit (${cpuLimitMillis}, ${limitNote('cpuLimitMillis', given.cpuLimitMillis)}): the API server refuses a request above its limit`);
+  }
+  if (requestMi > limitMi) {
+    fail(scope, `${prop}.memoryRequest`, `${requestMi}Mi`, `must not be above the memory limit (${limitMi}Mi, ${limitNote('memoryLimit', given.memoryLimit)}): the API server refuses a request above its limit`);
+  }
+  return { cpuRequestMillis, cpuLimitMillis, memoryRequest: Size.mebibytes(requestMi), memoryLimit: Size.mebibytes(limitMi) };
 }
 
 /** `undefined` for an empty list, which the object then leaves out. */

@@ -146,7 +146,7 @@ export class ClusterNode extends Construct implements IClusterNode {
     this.tls = props.tls;
     this.clusterDomain = props.clusterDomain;
     const image = props.engine._resolve(this, 'engine').image;
-    const resources = resolveResources(SERVER_RESOURCES, props.resources);
+    const resources = resolveResources(this, 'resources', SERVER_RESOURCES, props.resources);
     const labels = this._labels = { ...recommendedLabels(props.instance, PodComponent.REDIS, image), [SHARD_LABEL]: String(props.shard) };
     const probe = (mode: ClusterProbeMode) => ['sh', `${REDIS_PATHS.config}/probe.sh`, mode];
     const grace = props.terminationGracePeriod ?? Duration.seconds(60);

@@ -207,7 +207,7 @@ export class RedisCluster extends Construct {
     if (!Object.values(ClusterEndpointType).includes(endpointType)) {
       fail(this, 'preferredEndpointType', endpointType, `must be one of ${Object.values(ClusterEndpointType).join(', ')}`);
     }
-    const extraConfig = checkExtraConfig(this, props.extraConfig ?? {}, resolveResources(SERVER_RESOURCES, props.resources).memoryLimit, clusterRefusal);
+    const extraConfig = checkExtraConfig(this, props.extraConfig ?? {}, resolveResources(this, 'resources', SERVER_RESOURCES, props.resources).memoryLimit, clusterRefusal);
 
     const instance = instanceLabel(this);
     this.nodes = [];

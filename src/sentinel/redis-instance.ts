@@ -208,7 +208,7 @@ export class RedisInstance extends Construct implements IRedisInstance {
     const maxLagMs = checkDurationMs(this, 'minReplicasMaxLag', props.minReplicasMaxLag ?? Duration.seconds(10));
     const discoveryMs = checkDurationMs(this, 'masterDiscoveryTimeout', props.masterDiscoveryTimeout ?? Duration.seconds(30));
     props.auth?._validate(this);
-    const resources = resolveResources(SERVER_RESOURCES, props.resources);
+    const resources = resolveResources(this, 'resources', SERVER_RESOURCES, props.resources);
     const extra = checkExtraConfig(this, props.extraConfig ?? {}, resources.memoryLimit, sentinelRefusal(this));
     const graceMs = checkDurationMs(this, 'terminationGracePeriod', props.terminationGracePeriod ?? Duration.seconds(90));
     if (graceMs < 15_000) fail(this, 'terminationGracePeriod', `${graceMs}ms`, 'must be at least 15s: the preStop failover and the AOF flush need time');

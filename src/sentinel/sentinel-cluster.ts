@@ -220,6 +220,7 @@ export class SentinelCluster extends Construct implements ISentinelCluster {
     const labels = this._labels = recommendedLabels(this.groupLabels[INSTANCE_LABEL], PodComponent.SENTINEL, image);
     const selector = componentSelector(this.groupLabels, PodComponent.SENTINEL);
     const resources = resolveResources(
+      this, 'resources',
       { cpuRequestMillis: 50, cpuLimitMillis: 250, memoryRequest: Size.mebibytes(32), memoryLimit: Size.mebibytes(128) },
       props.resources,
     );

@@ -210,6 +210,7 @@ export class SentinelProxy extends Construct {
         ...(props.readReplicas ? { 'redis-replicas': PROXY_READ_REPLICAS_PORT } : {}),
       },
       resources: resolveResources(
+        this, 'resources',
         { cpuRequestMillis: 100, cpuLimitMillis: 1000, memoryRequest: Size.mebibytes(64), memoryLimit: Size.mebibytes(256) },
         props.resources,
       ),
