@@ -58,5 +58,11 @@ export const CLI_AUTH = 'if [ -n "${REDIS_PASSWORD:-}" ]; then export REDISCLI_A
  */
 export const REDIS_CLI = '"${CLI_BIN:-redis-cli}" ${TLS_ARGS:-}';
 
+/** `online_replicas HOST PORT`: how many replicas the master at HOST:PORT has online (in sync, acknowledging). */
+export const ONLINE_REPLICAS_FN = `# online_replicas HOST PORT: how many replicas the master at HOST:PORT has online.
+online_replicas() {
+  timeout 3 ${REDIS_CLI} -h "$1" -p "$2" info replication 2>/dev/null | tr -d '\\r' | grep -c '^slave[0-9]*:.*state=online' || true
+}`;
+
 /** How scripts start the engine's server (`$SERVER_BIN`: `redis-server`, `valkey-server`). */
 export const SERVER_BIN = '"${SERVER_BIN:-redis-server}"';

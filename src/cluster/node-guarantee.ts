@@ -1,4 +1,4 @@
-import { CLI_AUTH, LOCAL_HOST_FN, REDIS_CLI, SCRIPT_HEADER, logFn } from '../shell';
+import { CLI_AUTH, LOCAL_HOST_FN, ONLINE_REPLICAS_FN, REDIS_CLI, SCRIPT_HEADER, logFn } from '../shell';
 import { TOPOLOGY_FNS } from './topology';
 
 /** How often a node looks at its shard. A promoted replica acknowledges at most this long after its promotion. */
@@ -59,6 +59,7 @@ ${logFn('cluster-guarantee')}
 ${LOCAL_HOST_FN}
 ${CLI_AUTH}
 ${TOPOLOGY_FNS}
+${ONLINE_REPLICAS_FN}
 cli() { timeout 3 ${REDIS_CLI} -h "$(local_host)" -p "$REDIS_PORT" "$@" 2>/dev/null; }
 want=\${MIN_REPLICAS_TO_WRITE:-0}
 [ "$want" -gt 0 ] || exit 0
@@ -89,7 +90,7 @@ while :; do
     continue
   fi
   [ "$have" -lt "$want" ] || continue
-  online=$(cli info replication | tr -d '\\r' | grep -c '^slave[0-9]*:.*state=online' || true)
+  online=$(online_replicas "$(local_host)" "$REDIS_PORT")
   if [ "$online" -gt "$have" ]; then
     to=$(( online < want ? online : want ))
     log "$online replicas in sync again: min-replicas-to-write $have -> $to: $(cli config set min-replicas-to-write "$to")"

@@ -1,5 +1,5 @@
 import { renderQueueFns } from '../rollout-script';
-import { CLI_AUTH, LOCAL_HOST_FN, REDIS_CLI, SCRIPT_HEADER, logFn } from '../shell';
+import { CLI_AUTH, LOCAL_HOST_FN, ONLINE_REPLICAS_FN, REDIS_CLI, SCRIPT_HEADER, logFn } from '../shell';
 import { TOPOLOGY_FNS } from './topology';
 
 /**
@@ -66,10 +66,7 @@ keep_writing() {
     log "the master $1 keeps acknowledging while this node is away: min-replicas-to-write $want -> $stay: $(timeout 3 ${REDIS_CLI} -h "$1" -p "$2" config set min-replicas-to-write "$stay" 2>&1)"
   fi
 }
-# online HOST PORT: how many replicas the master at HOST has online.
-online() {
-  timeout 3 ${REDIS_CLI} -h "$1" -p "$2" info replication 2>/dev/null | tr -d '\\r' | grep -c '^slave[0-9]*:.*state=online' || true
-}`;
+${ONLINE_REPLICAS_FN}`;
 
 /**
  * The preStop hook of a cluster node. Nodes stop one at a time across the whole cluster: each waits
@@ -129,7 +126,7 @@ case "$info" in
     # Read again: the master may have changed while this node waited (and redis_in_sync reuses its info variable).
     mine=$(cli info replication 2>/dev/null) || mine=""
     host=$(field master_host "$mine"); port=$(field master_port "$mine")
-    had=$(online "$host" "$port")
+    had=$(online_replicas "$host" "$port")
     # Down now, not after preStop returns: the next node in the queue must see this one gone.
     cli shutdown >/dev/null 2>&1 || true
     keep_writing "$host" "$port" "$had"
@@ -159,7 +156,7 @@ while [ "$(date +%s)" -lt "$deadline" ]; do
     *role:slave*)
       log "the replica $1 owns the slots now; redirecting clients to it for ${REDIRECT_SECONDS}s, then stopping"
       sleep ${REDIRECT_SECONDS}
-      had=$(online "$1" "$2")
+      had=$(online_replicas "$1" "$2")
       cli shutdown >/dev/null 2>&1 || true
       keep_writing "$1" "$2" "$had"
       exit 0 ;;
