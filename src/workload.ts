@@ -355,7 +355,7 @@ export function resolveResources(scope: Construct, prop: string, defaults: Resol
   const cpuRequestMillis = millis('cpuRequestMillis') ?? Math.min(defaults.cpuRequestMillis, cpuLimitMillis);
   const limitMi = mebibytes('memoryLimit') ?? mib(defaults.memoryLimit);
   const requestMi = mebibytes('memoryRequest') ?? Math.min(mib(defaults.memoryRequest), limitMi);
-  const limitNote = (key: string, given?: unknown) => `${userProp(scope, `${prop}.${key}`)}${given === undefined ? ', by default' : ''}`;
+  const limitNote = (key: string, set?: unknown) => `${userProp(scope, `${prop}.${key}`)}${set === undefined ? ', by default' : ''}`;
   if (cpuRequestMillis > cpuLimitMillis) {
     fail(scope, `${prop}.cpuRequestMillis`, cpuRequestMillis, `must not be above the CPU limit (${cpuLimitMillis}, ${limitNote('cpuLimitMillis', given.cpuLimitMillis)}): the API server refuses a request above its limit`);
   }
