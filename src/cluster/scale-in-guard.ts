@@ -12,6 +12,7 @@ export const DRAINED_ANNOTATION = 'redis-ha.cdk8s.io/drained';
  * unless the chart drained its shard in an earlier apply (the Deployment carries
  * {@link DRAINED_ANNOTATION}). A scale in that skips the drain (`shards` lowered in one apply,
  * `kubectl apply --prune` or `kubectl delete`) is refused by the API server before any pod stops.
+ * Deleting the namespace is admitted: every node then stops at once (the chart is gone, so no hand-over).
  * Both objects are cluster-scoped: their names carry the chart's namespace, their metadata none.
  */
 export class ScaleInGuard extends Construct {
@@ -34,7 +35,10 @@ export class ScaleInGuard extends Construct {
           resourceRules: [{ apiGroups: ['apps'], apiVersions: ['v1'], operations: ['DELETE'], resources: ['deployments'] }],
         },
         validations: [{
-          expression: `has(oldObject.metadata.annotations) && '${DRAINED_ANNOTATION}' in oldObject.metadata.annotations && oldObject.metadata.annotations['${DRAINED_ANNOTATION}'] == 'true'`,
+          // A namespace being deleted deletes everything in it, this cluster included: its controller's
+          // deletes are admitted, or the namespace would never finish terminating.
+          expression: 'has(namespaceObject.metadata.deletionTimestamp) || '
+            + `(has(oldObject.metadata.annotations) && '${DRAINED_ANNOTATION}' in oldObject.metadata.annotations && oldObject.metadata.annotations['${DRAINED_ANNOTATION}'] == 'true')`,
           reason: 'Forbidden',
           message: 'this cluster node\'s shard may own hash slots, and deleting it would lose their keys: '
             + `drain the shard first (drainedShards), wait until 'sh ${REDIS_PATHS.config}/probe.sh drained' succeeds in its pods, then lower shards. `

@@ -1,6 +1,7 @@
 import { Chart, Duration, Size, Testing } from 'cdk8s';
 import { ClusterEndpointType, ClusterNode, Persistence, RedisAuth, RedisCluster, RedisClusterProps, RedisEngine, RedisTls } from '../../src';
 import { SHARD_LABEL } from '../../src/cluster/cluster-node';
+import { admit } from '../e2e/harness/admission';
 import { containerEnv, containerOf, envOf, matches, ofKind, podLabels } from '../util/synth';
 
 function synthCluster(props: RedisClusterProps = {}, namespace?: string): { chart: Chart; cluster: RedisCluster; objects: any[] } {
@@ -149,6 +150,26 @@ describe('RedisCluster options', () => {
     expect(policy.spec.validations[0].message).toContain(binding.metadata.name);
     expect(binding.spec).toEqual({ policyName: policy.metadata.name, validationActions: ['Deny'] });
     expect(ofKind(synthCluster({ scaleInGuard: false }).objects, 'ValidatingAdmissionPolicy')).toEqual([]);
+  });
+
+  test('the scale-in guard, evaluated as the API server would: an undrained node\'s delete refused in a live namespace, admitted in one being deleted; a drained one admitted', async () => {
+    const { objects } = synthCluster({ drainedShards: 1, shards: 4 }, 'cache-ns');
+    const guard = objects.filter((o) => o.kind.startsWith('ValidatingAdmissionPolicy'));
+    const nodes = ofKind(objects, 'Deployment');
+    const undrained = nodes.find((d) => d.metadata.annotations?.['redis-ha.cdk8s.io/drained'] === undefined);
+    const drained = nodes.find((d) => d.metadata.annotations?.['redis-ha.cdk8s.io/drained'] === 'true');
+    const remove = (d: any) => ({ operation: 'DELETE' as const, object: null, oldObject: d });
+    const namespace = (terminating: boolean) => ({
+      apiVersion: 'v1', kind: 'Namespace',
+      metadata: { name: 'cache-ns', ...(terminating ? { deletionTimestamp: '2026-12-07T12:00:00Z' } : {}) },
+      ...(terminating ? { status: { phase: 'Terminating' } } : {}),
+    });
+    const live = await admit([...guard, namespace(false)], [remove(undrained), remove(drained)], () => undefined);
+    expect(live.denied).toHaveLength(1);
+    expect(live.denied[0]).toContain(undrained.metadata.name);
+    expect(live.denied[0]).toContain('drain the shard first');
+    const terminating = await admit([...guard, namespace(true)], [remove(undrained), remove(drained)], () => undefined);
+    expect(terminating.denied).toEqual([]);
   });
 
   test('every object carries the instance\'s labels, so that a prune or delete by label reaches it; the cluster-scoped guard carries no namespace', () => {

@@ -155,8 +155,10 @@ export async function admit(held: readonly K8sObject[], requests: AdmissionReque
       const actions: string[] = binding.spec?.validationActions ?? [];
       if (!matchResources(policy.spec?.matchConstraints ?? { resourceRules: [] }, request, req)) continue;
       if (!matchResources(binding.spec?.matchResources, request, req)) continue;
+      // The request's Namespace as held (a test may hold one being deleted), else a live one.
       const namespaceObject = req.namespace
-        ? { apiVersion: 'v1', kind: 'Namespace', metadata: { name: req.namespace, labels: { 'kubernetes.io/metadata.name': req.namespace } } }
+        ? held.find((n) => n.kind === 'Namespace' && nameOf(n) === req.namespace)
+          ?? { apiVersion: 'v1', kind: 'Namespace', metadata: { name: req.namespace, labels: { 'kubernetes.io/metadata.name': req.namespace } } }
         : null;
       const base = { policy, binding, request, req, deny: actions.includes('Deny'), warn: actions.includes('Warn') || actions.includes('Audit') };
       const context = { object: request.object, oldObject: request.oldObject, request: req, namespaceObject, params: null as K8sObject | null };
