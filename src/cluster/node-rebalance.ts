@@ -160,7 +160,8 @@ move() {
   fi
 }
 
-while :; do
+# Ends with the server (the entrypoint's process, which exec'd it), as the container would end it.
+while kill -0 "$PPID" 2>/dev/null; do
   sleep "$interval"
   nodes=$(cli cluster nodes) || continue
   my_id=$(printf '%s\\n' "$nodes" | awk '$3 ~ /myself/ { print $1 }')
