@@ -36,12 +36,12 @@ npx tsc -p tsconfig.dev.json
 bash test/jsii-targets.sh
 npm run --silent lint
 status=0
-# test/cluster runs the cluster scripts on real servers, after the default line's build: two Jest
-# workers, so that the scenarios on Debian's Redis 7.0 and on the default line (a file each, minutes
-# of waiting on node timeouts) run side by side.
+# test/cluster runs the cluster scripts on the default engine line too: after its build. In band: two
+# workers (the two lines' scenario files side by side) took longer under the load of two clusters, and
+# starved the matrix lines' builds.
 npx jest --selectProjects unit --testPathIgnorePatterns /node_modules/ /test/e2e/ /test/cluster/ --json --outputFile="$out/unit.json" || status=1
 wait_engines default 2 || status=1
-npx jest --selectProjects unit --maxWorkers=2 --testPathPatterns /test/cluster/ --json --outputFile="$out/cluster.json" || status=1
+npx jest --selectProjects unit --runInBand --testPathPatterns /test/cluster/ --json --outputFile="$out/cluster.json" || status=1
 # End-to-end tests in a private network namespace: pods get their own networks (veths, a bridge,
 # nftables) that exist only inside it and vanish with it; nothing touches the host's network.
 # Bounded (E2E_TIMEOUT seconds a run): a handle left open keeps Jest from exiting after its results.

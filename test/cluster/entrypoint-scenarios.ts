@@ -2,8 +2,8 @@
  * The cluster node scripts run against real servers: scenarios that run in order on one cluster of
  * an engine line, each starting from the volumes the one before left: (a) forms it and writes keys,
  * then each restarts it in its own way. One engine line a test file (node-entrypoint.test.ts:
- * Debian's Redis 7.0; node-entrypoint-valkey.test.ts: the default line's build), so that the two
- * clusters run side by side, in two Jest workers.
+ * Debian's Redis 7.0; node-entrypoint-valkey.test.ts: the default line's build), so that one line's
+ * scenarios can run alone (`npx jest test/cluster/node-entrypoint-valkey --selectProjects unit`).
  */
 import { readFileSync } from 'fs';
 import { join } from 'path';
