@@ -65,7 +65,8 @@ ${LOCAL_HOST_FN}
 ${CLI_AUTH}
 ${TOPOLOGY_FNS}
 ${ONLINE_REPLICAS_FN}
-cli() { timeout 3 ${REDIS_CLI} -h "$(local_host)" -p "$REDIS_PORT" "$@" 2>/dev/null; }
+self_host=$(local_host)
+cli() { timeout 3 ${REDIS_CLI} -h "$self_host" -p "$REDIS_PORT" "$@" 2>/dev/null; }
 want=\${MIN_REPLICAS_TO_WRITE:-0}
 [ "$want" -gt 0 ] || exit 0
 # Each tick reads CLUSTER NODES; the rest (the topology file, the value in force) only when needed.
@@ -96,7 +97,7 @@ while kill -0 "$PPID" 2>/dev/null; do
     continue
   fi
   [ "$have" -lt "$want" ] || continue
-  online=$(online_replicas "$(local_host)" "$REDIS_PORT")
+  online=$(online_replicas "$self_host" "$REDIS_PORT")
   if [ "$online" -gt "$have" ]; then
     to=$(( online < want ? online : want ))
     log "$online replicas in sync again: min-replicas-to-write $have -> $to: $(cli config set min-replicas-to-write "$to")"
