@@ -4,7 +4,6 @@ import { renderClusterNodePreStop } from '../../src/cluster/node-prestop';
 import { renderClusterNodeProbe } from '../../src/cluster/node-probe';
 import { renderClusterNodeRebalance } from '../../src/cluster/node-rebalance';
 import { lintScript } from '../util/shell';
-import { describeEntrypointScenarios } from './entrypoint-scenarios';
 
 describe.each([
   ['renderClusterNodeEntrypoint', renderClusterNodeEntrypoint()],
@@ -22,5 +21,5 @@ describe.each([
   });
 });
 
-// Debian's Redis 7.0 (no build); node-entrypoint-valkey.test.ts runs the same scenarios on the default line.
-describeEntrypointScenarios('redis 7.0', { name: 'redis 7.0', server: 'redis-server', cli: 'redis-cli' });
+// The scenarios run in node-entrypoint-valkey.test.ts (the default line, every run) and
+// node-entrypoint-redis7.test.ts (Debian's Redis 7.0, `npm run test:matrix`).
