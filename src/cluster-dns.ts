@@ -43,3 +43,14 @@ export function serviceDnsName(scope: IConstruct, service: string, clusterDomain
   const ns = Chart.of(scope).namespace ?? (syntax === NamespaceSyntax.HAPROXY ? `\${${POD_NAMESPACE_ENV}}` : `$(${POD_NAMESPACE_ENV})`);
   return `${service}.${ns}.svc.${clusterDomain}`;
 }
+
+/**
+ * The name a client outside the chart uses for one of its Services: fully qualified with the chart's
+ * namespace, so that it resolves from every namespace; the bare Service name when the chart has no
+ * namespace (the objects land where they are applied, which only the pods know), which resolves only
+ * from that namespace.
+ */
+export function clientDnsName(scope: IConstruct, service: string, clusterDomain: string): string {
+  const ns = Chart.of(scope).namespace;
+  return ns === undefined ? service : `${service}.${ns}.svc.${clusterDomain}`;
+}

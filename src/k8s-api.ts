@@ -569,8 +569,10 @@ export class KubePodDisruptionBudget extends KubeObject {
 
 /** Pods a rule admits traffic from. */
 export interface NetworkPolicyPeer {
-  /** Pods of the policy's namespace with these labels. */
+  /** Pods with these labels: of the policy's namespace, or of the namespaces {@link namespaceSelector} selects. */
   readonly podSelector: LabelSelector;
+  /** Namespaces whose pods the podSelector picks from; the policy's own namespace when unset. */
+  readonly namespaceSelector?: LabelSelector;
 }
 
 /** A port a rule opens. */

@@ -1,4 +1,4 @@
-import { component, matches, ofKind, podLabels, synthRedisHa } from './util/synth';
+import { PolicySource, component, matches, ofKind, podLabels, policyAdmits, synthRedisHa } from './util/synth';
 
 describe('network policies', () => {
   const clientLabels = { 'redis-client': 'true' };
@@ -8,22 +8,23 @@ describe('network policies', () => {
   const client = { metadata: { labels: { ...clientLabels, app: 'web' } } };
   const stranger = { metadata: { labels: { app: 'web' } } };
 
-  /** Which components (or 'client'/'stranger') a policy admits on a port, by evaluating its selectors against real pod labels. */
-  function admitted(target: string, port: number): string[] {
-    const policy = policies.find((p) => {
-      const selected = deployments.filter((d) => matches(p.spec.podSelector.matchLabels, podLabels(d)));
-      return selected.length > 0 && selected.every((d) => component(d) === target);
-    });
-    const sources = [...deployments.map((d) => ({ name: component(d), labels: podLabels(d) })),
-      { name: 'client', labels: client.metadata.labels }, { name: 'stranger', labels: stranger.metadata.labels }];
-    const ok = new Set<string>();
-    for (const rule of policy.spec.ingress) {
-      if (!rule.ports.some((p: any) => p.port === port)) continue;
-      for (const s of sources) {
-        if (!rule.from || rule.from.some((f: any) => matches(f.podSelector.matchLabels, s.labels))) ok.add(s.name);
-      }
-    }
-    return [...ok].sort();
+  /** The component of a policy's pods. */
+  const policyOf = (all: any[], target: string) => ofKind(all, 'NetworkPolicy').find((p) => {
+    const selected = ofKind(all, 'Deployment').filter((d) => matches(p.spec.podSelector.matchLabels, podLabels(d)));
+    return selected.length > 0 && selected.every((d) => component(d) === target);
+  });
+
+  /**
+   * Which components, clients or strangers (the last two in the chart's namespace, or, with a suffix, in
+   * namespace "web") a policy admits on a port, by evaluating its selectors against real pod labels.
+   */
+  function admitted(target: string, port: number, all: any[] = objects): string[] {
+    const sources: Array<PolicySource & { name: string }> = [
+      ...ofKind(all, 'Deployment').map((d) => ({ name: component(d), labels: podLabels(d) })),
+      { name: 'client', labels: client.metadata.labels }, { name: 'stranger', labels: stranger.metadata.labels },
+      { name: 'client@web', labels: client.metadata.labels, namespace: 'web' }, { name: 'stranger@web', labels: stranger.metadata.labels, namespace: 'web' },
+    ];
+    return [...new Set(sources.filter((s) => policyAdmits(policyOf(all, target), port, s)).map((s) => s.name))].sort();
   }
 
   test('one ingress policy per component, each selecting exactly that component\'s pods', () => {
@@ -46,6 +47,18 @@ describe('network policies', () => {
   test('proxy 6379: labelled clients only; its health port stays open for probes', () => {
     expect(admitted('proxy', 6379)).toEqual(['client']);
     expect(admitted('proxy', 8404)).toContain('stranger');
+  });
+
+  test('clientNamespaceLabels: labelled clients of the namespaces it selects too, and still those of the chart\'s own', () => {
+    const web = synthRedisHa({ networkPolicy: { clientLabels, clientNamespaceLabels: { 'kubernetes.io/metadata.name': 'web' } } }).objects;
+    expect(admitted('proxy', 6379, web)).toEqual(['client', 'client@web']);
+    expect(admitted('redis', 6379, web)).toEqual(['client', 'client@web', 'proxy', 'redis', 'sentinel']);
+    expect(admitted('sentinel', 26379, web)).toEqual(['client', 'client@web', 'proxy', 'redis', 'sentinel']);
+    // `{}`: every namespace's labelled clients; never an unlabelled pod.
+    const any = synthRedisHa({ networkPolicy: { clientLabels, clientNamespaceLabels: {} } }).objects;
+    expect(admitted('proxy', 6379, any)).toEqual(['client', 'client@web']);
+    // By default, the chart's namespace only.
+    expect(admitted('proxy', 6379)).toEqual(['client']);
   });
 
   test('proxy 6380 (readReplicas): labelled clients only, as on 6379', () => {

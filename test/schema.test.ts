@@ -40,7 +40,7 @@ const CHARTS: Array<[string, object]> = [
     sentinel: { sentinels: 5, persistence: Persistence.hostPath({ directory: '/srv/redis' }) },
     redis: { persistence: Persistence.hostPath({ directory: '/srv/redis' }) },
     auth: RedisAuth.fromSecret('redis-auth', 'password'),
-    networkPolicy: { clientLabels: { 'redis-client': 'true' } },
+    networkPolicy: { clientLabels: { 'redis-client': 'true' }, clientNamespaceLabels: { 'kubernetes.io/metadata.name': 'web' } },
   }],
   ['TLS, metrics, read replicas', { tls: RedisTls.fromSecret('redis-tls'), metrics: {}, proxy: { readReplicas: true } }],
 ];
@@ -49,7 +49,7 @@ const CLUSTER_CHARTS: Array<[string, RedisClusterProps]> = [
   ['the default RedisCluster', {}],
   ['a RedisCluster with auth, TLS, metrics and a network policy', {
     auth: RedisAuth.fromSecret('cache-auth', 'password'), tls: RedisTls.fromSecret('cache-tls'), metrics: {},
-    networkPolicy: { clientLabels: { 'cache-client': 'true' } },
+    networkPolicy: { clientLabels: { 'cache-client': 'true' }, clientNamespaceLabels: {} },
   }],
   ['a RedisCluster draining 2 of 5 shards', { shards: 5, drainedShards: 2 }],
 ];

@@ -2,7 +2,7 @@ import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import * as k8s from '../k8s-api';
 import { COMPONENT_LABEL, PodComponent } from '../labels';
-import { NetworkPolicyOptions, checkClientLabels } from '../network-policy';
+import { NetworkPolicyOptions, checkClientLabels, clientPeers } from '../network-policy';
 import { ClusterNode, SHARD_LABEL } from './cluster-node';
 
 /**
@@ -21,7 +21,7 @@ export function addClusterNetworkPolicy(scope: Construct, group: { [key: string]
       podSelector: nodes.podSelector,
       policyTypes: ['Ingress'],
       ingress: [
-        { from: [nodes, { podSelector: { matchLabels: options.clientLabels } }], ports: tcp(ClusterNode.PORT) },
+        { from: [nodes, ...clientPeers(options)], ports: tcp(ClusterNode.PORT) },
         { from: [nodes], ports: tcp(ClusterNode.BUS_PORT) },
         ...(openPorts.length > 0 ? [{ ports: tcp(...openPorts) }] : []),
       ],

@@ -1,7 +1,7 @@
 import { ApiObject, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
 import { RedisAuth } from '../auth';
-import { DEFAULT_CLUSTER_DOMAIN, checkClusterDomain } from '../cluster-dns';
+import { DEFAULT_CLUSTER_DOMAIN, checkClusterDomain, clientDnsName } from '../cluster-dns';
 import { ComputeResources } from '../compute-resources';
 import { addDisruptionBudget } from '../disruption-budget';
 import { RedisEngine } from '../engine';
@@ -264,11 +264,14 @@ export class RedisCluster extends Construct {
   }
 
   /**
-   * Every node's Service name, for a cluster client's seed list (any one reachable node is
-   * enough; the client learns the rest from CLUSTER SLOTS).
+   * Every node's Service, for a cluster client's seed list (any one reachable node is enough; the
+   * client learns the rest from CLUSTER SLOTS): fully qualified
+   * (`<service>.<namespace>.svc.<clusterDomain>`), which resolves from every namespace, when the chart
+   * has a namespace; the bare Service names otherwise, which resolve only from the namespace the
+   * chart is applied to.
    */
   public get seedHosts(): string[] {
-    return this.nodes.map((n) => n.host);
+    return this.nodes.map((n) => clientDnsName(n, n.host, n.clusterDomain));
   }
 
   /** The client port of every node. */

@@ -2,7 +2,7 @@ import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import * as k8s from '../k8s-api';
 import { PodComponent, componentSelector } from '../labels';
-import { NetworkPolicyOptions, checkClientLabels } from '../network-policy';
+import { NetworkPolicyOptions, checkClientLabels, clientPeers } from '../network-policy';
 import { REDIS_PORT } from './redis-instance';
 import { SENTINEL_PORT } from './sentinel-cluster';
 import { PROXY_HEALTH_PORT, SentinelProxy } from './sentinel-proxy';
@@ -19,7 +19,7 @@ export function addNetworkPolicies(scope: Construct, groupLabels: { [key: string
 } = { redis: [], proxy: [] }): ApiObject[] {
   checkClientLabels(scope, options);
   const pods = (component: PodComponent) => ({ podSelector: { matchLabels: componentSelector(groupLabels, component) } });
-  const clients = { podSelector: { matchLabels: options.clientLabels } };
+  const clients = clientPeers(options);
   const tcp = (...ports: number[]) => ports.map((port) => ({ protocol: 'TCP', port }));
   const policy = (id: string, component: PodComponent, rules: k8s.NetworkPolicyIngressRule[]) =>
     new k8s.KubeNetworkPolicy(scope, id, {
@@ -30,14 +30,14 @@ export function addNetworkPolicies(scope: Construct, groupLabels: { [key: string
   const open = (ports: number[]) => (ports.length > 0 ? [{ ports: tcp(...ports) }] : []);
   return [
     policy('RedisPolicy', PodComponent.REDIS, [
-      { from: [pods(PodComponent.PROXY), pods(PodComponent.SENTINEL), pods(PodComponent.REDIS), clients], ports: tcp(REDIS_PORT) },
+      { from: [pods(PodComponent.PROXY), pods(PodComponent.SENTINEL), pods(PodComponent.REDIS), ...clients], ports: tcp(REDIS_PORT) },
       ...open(extraOpenPorts.redis),
     ]),
     policy('SentinelPolicy', PodComponent.SENTINEL, [
-      { from: [pods(PodComponent.SENTINEL), pods(PodComponent.REDIS), pods(PodComponent.PROXY), clients], ports: tcp(SENTINEL_PORT) },
+      { from: [pods(PodComponent.SENTINEL), pods(PodComponent.REDIS), pods(PodComponent.PROXY), ...clients], ports: tcp(SENTINEL_PORT) },
     ]),
     policy('ProxyPolicy', PodComponent.PROXY, [
-      { from: [clients], ports: tcp(...proxyClientPorts) },
+      { from: clients, ports: tcp(...proxyClientPorts) },
       { ports: tcp(PROXY_HEALTH_PORT) },
       ...open(extraOpenPorts.proxy),
     ]),

@@ -2,7 +2,7 @@ import { Chart, Duration, Size, Testing } from 'cdk8s';
 import { ClusterEndpointType, ClusterNode, Persistence, RedisAuth, RedisCluster, RedisClusterProps, RedisEngine, RedisTls } from '../../src';
 import { SHARD_LABEL } from '../../src/cluster/cluster-node';
 import { admit } from '../e2e/harness/admission';
-import { containerEnv, containerOf, envOf, matches, ofKind, podLabels } from '../util/synth';
+import { PolicySource, containerEnv, containerOf, envOf, matches, ofKind, podLabels, policyAdmits } from '../util/synth';
 
 function synthCluster(props: RedisClusterProps = {}, namespace?: string): { chart: Chart; cluster: RedisCluster; objects: any[] } {
   const chart = namespace ? new Chart(Testing.app(), 'Default', { namespace }) : Testing.chart();
@@ -62,7 +62,17 @@ describe('RedisCluster: the default, 3 shards x (master + replica) on Valkey', (
       `1 active 5461-10922 ${announced[2]} ${announced[3]}`,
       `2 active 10923-16383 ${announced[4]} ${announced[5]}`,
     ]);
+    // No namespace on the chart: the bare names, which resolve in the namespace it is applied to.
     expect(cluster.seedHosts).toEqual(services.map((s) => s.metadata.name));
+  });
+
+  test('with a namespace on the chart, the seeds are fully qualified names that resolve from any namespace', () => {
+    const { cluster: inNs, objects: nsObjects } = synthCluster({ clusterDomain: 'corp.example' }, 'sessions');
+    const names = ofKind(nsObjects, 'Service').map((s) => `${s.metadata.name}.sessions.svc.corp.example`);
+    expect(names).toHaveLength(6);
+    expect(inNs.seedHosts).toEqual(names);
+    // The same names the nodes announce.
+    expect(ofKind(nsObjects, 'Deployment').map((d) => envOf(d).ANNOUNCE_HOST)).toEqual(names);
   });
 
   test('every node mounts the one topology ConfigMap, outside its config digest', () => {
@@ -234,13 +244,16 @@ describe('RedisCluster options', () => {
     const [policy] = ofKind(objects, 'NetworkPolicy');
     const nodeLabels = podLabels(ofKind(objects, 'Deployment')[0]);
     expect(ofKind(objects, 'Deployment').every((d) => matches(policy.spec.podSelector.matchLabels, podLabels(d)))).toBe(true);
-    const admitted = (port: number) => [['node', nodeLabels], ['client', clientLabels], ['stranger', { app: 'web' }]]
-      .filter(([, labels]) => policy.spec.ingress.some((r: any) => r.ports.some((p: any) => p.port === port)
-        && (!r.from || r.from.some((f: any) => matches(f.podSelector.matchLabels, labels as any)))))
-      .map(([name]) => name);
+    const sources: Array<[string, PolicySource]> = [['node', { labels: nodeLabels }], ['client', { labels: clientLabels }], ['stranger', { labels: { app: 'web' } }],
+      ['client@web', { labels: clientLabels, namespace: 'web' }], ['node-like@web', { labels: nodeLabels, namespace: 'web' }]];
+    const admitted = (port: number, p = policy) => sources.filter(([, source]) => policyAdmits(p, port, source)).map(([name]) => name);
     expect(admitted(ClusterNode.PORT)).toEqual(['node', 'client']);
     expect(admitted(ClusterNode.BUS_PORT)).toEqual(['node']);
-    expect(admitted(9121)).toEqual(['node', 'client', 'stranger']);
+    expect(admitted(9121)).toEqual(['node', 'client', 'stranger', 'client@web', 'node-like@web']);
+    // clientNamespaceLabels: labelled clients of those namespaces too; the bus stays the nodes' own.
+    const [web] = ofKind(synthCluster({ networkPolicy: { clientLabels, clientNamespaceLabels: { 'kubernetes.io/metadata.name': 'web' } } }).objects, 'NetworkPolicy');
+    expect(admitted(ClusterNode.PORT, web)).toEqual(['node', 'client', 'client@web']);
+    expect(admitted(ClusterNode.BUS_PORT, web)).toEqual(['node']);
   });
 
   test('metrics: an exporter sidecar per node in cluster mode, a metrics port on each Service', () => {

@@ -53,6 +53,33 @@ export function matches(selector: Record<string, string>, labels: Record<string,
   return Object.entries(selector).every(([k, v]) => labels[k] === v);
 }
 
+/** The namespace the evaluators below take a policy to be in. */
+export const POLICY_NAMESPACE = 'home';
+
+/** A pod as a NetworkPolicy sees it: its labels, and its namespace (whose labels are Kubernetes' name label). */
+export interface PolicySource {
+  readonly labels: Record<string, string>;
+  /** @default POLICY_NAMESPACE */
+  readonly namespace?: string;
+}
+
+/**
+ * Whether a NetworkPolicy peer admits a pod, as the API defines it: a podSelector alone picks pods of
+ * the policy's namespace; with a namespaceSelector, pods matching it in the namespaces that selects.
+ */
+export function peerAdmits(peer: any, source: PolicySource): boolean {
+  const namespace = source.namespace ?? POLICY_NAMESPACE;
+  if (!matches(peer.podSelector?.matchLabels ?? {}, source.labels)) return false;
+  if (peer.namespaceSelector === undefined) return namespace === POLICY_NAMESPACE;
+  return matches(peer.namespaceSelector.matchLabels ?? {}, { 'kubernetes.io/metadata.name': namespace });
+}
+
+/** Whether a NetworkPolicy's ingress admits a pod on a port. */
+export function policyAdmits(policy: any, port: number, source: PolicySource): boolean {
+  return policy.spec.ingress.some((r: any) => (!r.ports || r.ports.some((p: any) => p.port === port))
+    && (!r.from || r.from.some((f: any) => peerAdmits(f, source))));
+}
+
 /** A Deployment's container of this name, or its first. */
 export function containerOf(deployment: any, name?: string): any {
   const containers: any[] = deployment.spec.template.spec.containers;
