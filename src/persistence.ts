@@ -2,7 +2,7 @@ import { Names, Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import * as k8s from './k8s-api';
 import { PersistentVolumeClaim } from './workload';
-import { checkSize, fail } from './validation';
+import { checkSize, fail, sizeQuantity } from './validation';
 
 /** Options of a dynamically provisioned volume. */
 export interface ClaimOptions {
@@ -65,7 +65,7 @@ export class Persistence {
       }
       const pv = new k8s.KubePersistentVolume(scope, 'Volume', {
         spec: {
-          capacity: { storage: `${this.size.toMebibytes()}Mi` },
+          capacity: { storage: sizeQuantity(this.size, 'Mi') },
           accessModes: ['ReadWriteOnce'],
           persistentVolumeReclaimPolicy: 'Retain',
           storageClassName: '',

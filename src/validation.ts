@@ -53,11 +53,21 @@ export function checkDurationMs(scope: Construct, prop: string, value: Duration)
   return ms;
 }
 
-/** Checks a volume size: a positive whole number of gibibytes (what cdk8s-plus claims accept). */
+/** Checks a volume size: a positive whole number of kibibytes, the smallest unit a Size has. */
 export function checkSize(scope: Construct, prop: string, value: Size): Size {
-  const mib = value.toMebibytes({ rounding: SizeRoundingBehavior.NONE });
-  if (!(mib > 0) || mib % 1024 !== 0) fail(scope, prop, `${mib}Mi`, 'must be a positive whole number of gibibytes');
+  const kib = value.toKibibytes({ rounding: SizeRoundingBehavior.NONE });
+  if (!(kib > 0) || !Number.isInteger(kib)) fail(scope, prop, `${kib}Ki`, 'must be a positive whole number of kibibytes (e.g. Size.mebibytes(512), Size.gibibytes(10))');
   return value;
+}
+
+/**
+ * A checked size as a Kubernetes quantity, in the largest binary unit that holds it whole, from
+ * `largest` down: `10Gi`, `512Mi`, `1536Ki`.
+ */
+export function sizeQuantity(value: Size, largest: 'Gi' | 'Mi' = 'Gi'): string {
+  const kib = value.toKibibytes({ rounding: SizeRoundingBehavior.NONE });
+  if (largest === 'Gi' && kib % (1024 * 1024) === 0) return `${kib / (1024 * 1024)}Gi`;
+  return kib % 1024 === 0 ? `${kib / 1024}Mi` : `${kib}Ki`;
 }
 
 const DNS_LABEL = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;

@@ -12,7 +12,7 @@ import { ApiObjectMetadataDefinition, Duration, Names, Size, SizeRoundingBehavio
 import { Construct } from 'constructs';
 import { ComputeResources } from './compute-resources';
 import * as k8s from './k8s-api';
-import { checkInt, fail, userProp } from './validation';
+import { checkInt, fail, sizeQuantity, userProp } from './validation';
 
 /** The label that selects one Deployment's pods: its construct path as a label value. */
 const ADDRESS_LABEL = 'cdk8s.io/metadata.addr';
@@ -306,7 +306,7 @@ export class ConfigMap extends Construct {
   }
 }
 
-/** A ReadWriteOnce PersistentVolumeClaim (`Resource`, v1) of a whole number of gibibytes. */
+/** A ReadWriteOnce PersistentVolumeClaim (`Resource`, v1) of a whole number of kibibytes. */
 export class PersistentVolumeClaim extends Construct {
   /** The claim object. */
   public readonly apiObject: k8s.KubePersistentVolumeClaim;
@@ -316,7 +316,7 @@ export class PersistentVolumeClaim extends Construct {
     this.apiObject = new k8s.KubePersistentVolumeClaim(this, 'Resource', {
       spec: {
         accessModes: ['ReadWriteOnce'],
-        resources: { requests: { storage: `${props.storage.toGibibytes()}Gi` } },
+        resources: { requests: { storage: sizeQuantity(props.storage) } },
         storageClassName: props.storageClassName,
         volumeMode: 'Filesystem',
         volumeName: props.volumeName,

@@ -102,6 +102,22 @@ describe('RedisInstance', () => {
     expect(claim.spec.storageClassName).toBe('');
   });
 
+  test('claim and volume sizes: any whole size, in the largest unit that holds it (what the API accepts)', () => {
+    const sized = (size: Size, hostPath = false) => {
+      const objects = synth((c) => new RedisInstance(c, 'Redis', {
+        persistence: hostPath ? Persistence.hostPath({ directory: '/srv', size }) : Persistence.claim({ size }),
+      }));
+      return [ofKind(objects, 'PersistentVolumeClaim')[0].spec.resources.requests.storage, ofKind(objects, 'PersistentVolume')[0]?.spec.capacity.storage];
+    };
+    expect(sized(Size.mebibytes(512))).toEqual(['512Mi', undefined]);
+    expect(sized(Size.gibibytes(10))).toEqual(['10Gi', undefined]);
+    expect(sized(Size.kibibytes(1536))).toEqual(['1536Ki', undefined]);
+    expect(sized(Size.tebibytes(1))).toEqual(['1024Gi', undefined]);
+    // The hostPath volume's capacity, as before, in MiB.
+    expect(sized(Size.gibibytes(2), true)).toEqual(['2Gi', '2048Mi']);
+    expect(sized(Size.mebibytes(768), true)).toEqual(['768Mi', '768Mi']);
+  });
+
   test('auth: the password comes from the Secret, never inline', () => {
     const objects = synth((c) => new RedisInstance(c, 'Redis', { auth: RedisAuth.fromSecret('redis-auth', 'password') }));
     const [deployment] = ofKind(objects, 'Deployment');
@@ -115,8 +131,8 @@ describe('RedisInstance', () => {
       ['when minReplicasToWrite is negative', { minReplicasToWrite: -1 }, /minReplicasToWrite \(-1\) must be an integer at least 0/],
       ['when minReplicasMaxLag is zero', { minReplicasMaxLag: Duration.millis(0) }, /minReplicasMaxLag \("0ms"\) must be a positive/],
       ['when masterDiscoveryTimeout is zero', { masterDiscoveryTimeout: Duration.seconds(0) }, /masterDiscoveryTimeout \("0ms"\) must be a positive/],
-      ['when the storage size is zero', { persistence: Persistence.claim({ size: Size.gibibytes(0) }) }, /persistence.size \("0Mi"\) must be a positive whole number of gibibytes/],
-      ['when the storage size is not whole gibibytes', { persistence: Persistence.claim({ size: Size.mebibytes(100) }) }, /persistence.size \("100Mi"\)/],
+      ['when the storage size is zero', { persistence: Persistence.claim({ size: Size.gibibytes(0) }) }, /persistence.size \("0Ki"\) must be a positive whole number of kibibytes/],
+      ['when the storage size is not whole kibibytes', { persistence: Persistence.claim({ size: Size.kibibytes(0.5) }) }, /persistence.size \("0.5Ki"\) must be a positive whole number of kibibytes/],
       ['when the hostPath directory is relative', { persistence: Persistence.hostPath({ directory: 'data' }) }, /persistence.directory \("data"\) must be an absolute path/],
       ['when the Secret key is missing', { auth: RedisAuth.fromSecret('redis-auth', '') }, /auth.key \(""\) must be a non-empty Secret key/],
       ['when the Secret name is not valid', { auth: RedisAuth.fromSecret('Redis_Auth', 'password') }, /auth.secretName \("Redis_Auth"\) must be a DNS subdomain/],

@@ -1,6 +1,6 @@
 import { spawnSync } from 'child_process';
 import { join } from 'path';
-import { Chart, Testing } from 'cdk8s';
+import { Chart, Size, Testing } from 'cdk8s';
 import { Persistence, RedisAuth, RedisCluster, RedisClusterProps, RedisTls } from '../src';
 import { synthRedisHa } from './util/synth';
 
@@ -47,8 +47,8 @@ const CHARTS: Array<[string, object]> = [
 
 const CLUSTER_CHARTS: Array<[string, RedisClusterProps]> = [
   ['the default RedisCluster', {}],
-  ['a RedisCluster with auth, TLS, metrics and a network policy', {
-    auth: RedisAuth.fromSecret('cache-auth', 'password'), tls: RedisTls.fromSecret('cache-tls'), metrics: {},
+  ['a RedisCluster with auth, TLS, metrics, a network policy and 512Mi claims', {
+    auth: RedisAuth.fromSecret('cache-auth', 'password'), tls: RedisTls.fromSecret('cache-tls'), metrics: {}, persistence: Persistence.claim({ size: Size.mebibytes(512) }),
     networkPolicy: { clientLabels: { 'cache-client': 'true' }, clientNamespaceLabels: {} },
   }],
   ['a RedisCluster draining 2 of 5 shards', { shards: 5, drainedShards: 2 }],

@@ -97,7 +97,6 @@ describe('SentinelCluster', () => {
   });
 
   test('default quorum is a majority', () => {
-    expect(build({ sentinels: 4 }).cluster.quorum).toBe(3);
     expect(build({ sentinels: 5 }).cluster.quorum).toBe(3);
     expect(build({ sentinels: 7 }).cluster.quorum).toBe(4);
   });
@@ -117,6 +116,7 @@ describe('SentinelCluster', () => {
   describe('fails', () => {
     test.each<[string, SentinelClusterOptions, RegExp]>([
       ['when there are fewer than 3 sentinels', { sentinels: 2 }, /test\/Sentinels: sentinels \(2\) must be an integer at least 3/],
+      ['when the sentinels are an even count', { sentinels: 6 }, /test\/Sentinels: sentinels \(6\) must be odd: 6 sentinels tolerate 2 down, as 5 do .*; use 5 or 7/],
       ['when the quorum exceeds the sentinels', { quorum: 4 }, /quorum \(4\) must be an integer between 1 and 3/],
       ['when the quorum is zero', { quorum: 0 }, /quorum \(0\) must be an integer between 1 and 3/],
       ['when the master name is not valid', { masterName: 'my master' }, /masterName \("my master"\) must be 1-64 letters/],

@@ -80,6 +80,21 @@ describe('SentinelProxy', () => {
     expect(() => build({ fenceAfter: Duration.millis(1000) })).toThrow(/fenceAfter.*1000ms.*at least 1500ms/s);
   });
 
+  test('fenceAfter: at most the sentinels\' downAfter; by default 2 s, or downAfter when shorter', () => {
+    const at = (downAfterMs: number, fenceAfter?: Duration) => {
+      const chart = Testing.chart();
+      const master = new RedisInstance(chart, 'R1');
+      const replica = new RedisInstance(chart, 'R2', { replicaOf: master });
+      const sentinels = new SentinelCluster(chart, 'Sentinels', { instances: [master, replica], downAfter: Duration.millis(downAfterMs) });
+      new SentinelProxy(chart, 'P', { sentinels, fenceAfter });
+      return ofKind(Testing.synth(chart), 'ConfigMap').find((c) => c.data['haproxy.cfg']).data['haproxy.cfg'] as string;
+    };
+    expect(at(1800)).toContain(belowRegex(1800));
+    expect(at(5000)).toContain(belowRegex(2000));
+    expect(at(2000, Duration.millis(2000))).toContain(belowRegex(2000));
+    expect(() => at(2000, Duration.millis(2001))).toThrow(/test\/P: fenceAfter \("2001ms"\) must not exceed the sentinels' downAfter \(2000ms\)/);
+  });
+
   test('resolves the names the sentinels announce, in their cluster domain', () => {
     const { cfg, master } = build({}, undefined, 3, 'k8s.example');
     expect(cfg).toContain(`server redis-0 "${master.host}.\${POD_NAMESPACE}.svc.k8s.example:6379"`);

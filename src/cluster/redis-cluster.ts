@@ -109,8 +109,9 @@ export interface RedisClusterProps {
    * its turn (one node at a time across the cluster, masters last), and a master hands its slots to its
    * replica with up to 10 s of it. An apply that replaces every node stops them one after another, each
    * taking a few seconds to come back in sync; past the grace period, a node stops without waiting its
-   * turn. The default covers about 10 nodes; give larger clusters 20 s plus 10 s per node. It does not
-   * follow `shards`, so that adding a shard restarts no running node.
+   * turn. The default covers 10 nodes; larger clusters must set at least 20 s plus 10 s per node
+   * ({@link RedisCluster.graceFor}), or synth fails. It does not follow `shards`, so that adding a shard
+   * restarts no running node: set it with room for growth.
    * @default Duration.seconds(120)
    */
   readonly terminationGracePeriod?: Duration;
@@ -167,6 +168,14 @@ export class RedisCluster extends Construct {
   public static readonly MIN_SHARDS: number = 3;
   /** The default stop budget of a node: room for about 10 nodes to take their turn (see `terminationGracePeriod`). */
   public static readonly DEFAULT_GRACE_PERIOD: Duration = Duration.seconds(120);
+
+  /**
+   * The shortest `terminationGracePeriod` that gives each of `nodes` nodes time for its turn in an apply
+   * that replaces them all: 20 s plus 10 s a node.
+   */
+  public static graceFor(nodes: number): Duration {
+    return Duration.seconds(20 + 10 * nodes);
+  }
   /** The redis_exporter image of the metrics sidecar (`metrics.exporterImage`). */
   public static readonly DEFAULT_EXPORTER_IMAGE: string = DEFAULT_REDIS_EXPORTER_IMAGE;
 
@@ -187,7 +196,11 @@ export class RedisCluster extends Construct {
     // Every shard must own at least one of the 16384 slots.
     const shards = this.shards = checkInt(this, 'shards', props.shards ?? 3, RedisCluster.MIN_SHARDS, CLUSTER_SLOTS);
     const replicas = this.replicasPerShard = checkInt(this, 'replicasPerShard', props.replicasPerShard ?? 1, 0);
-    const drained = this.drainedShards = checkInt(this, 'drainedShards', props.drainedShards ?? 0, 0, shards - RedisCluster.MIN_SHARDS);
+    const drained = this.drainedShards = checkInt(this, 'drainedShards', props.drainedShards ?? 0, 0);
+    if (drained > shards - RedisCluster.MIN_SHARDS) {
+      fail(this, 'drainedShards', drained, `must leave at least ${RedisCluster.MIN_SHARDS} of the ${shards} shards serving (at most ${shards - RedisCluster.MIN_SHARDS}): `
+        + 'a failover needs a majority of masters, so a cluster keeps at least 3 shards');
+    }
     if (shards * (1 + replicas) > RedisCluster.MAX_NODES) {
       fail(this, 'shards', shards, `with ${replicas} replicas per shard gives ${shards * (1 + replicas)} nodes; a cluster may have at most ${RedisCluster.MAX_NODES}`);
     }
@@ -198,6 +211,12 @@ export class RedisCluster extends Construct {
     if (nodeTimeoutMs < 1000) fail(this, 'nodeTimeout', `${nodeTimeoutMs}ms`, 'must be at least 1s: shorter, a loaded node is failed over for a pause');
     const graceMs = checkDurationMs(this, 'terminationGracePeriod', props.terminationGracePeriod ?? RedisCluster.DEFAULT_GRACE_PERIOD);
     if (graceMs < 15_000) fail(this, 'terminationGracePeriod', `${graceMs}ms`, 'must be at least 15s: the preStop hand-over and the AOF flush need time');
+    const nodeCount = shards * (1 + replicas);
+    const neededMs = RedisCluster.graceFor(nodeCount).toMilliseconds();
+    if (graceMs < neededMs) {
+      fail(this, 'terminationGracePeriod', `${graceMs}ms`, `is too short for ${nodeCount} nodes: an apply that replaces every node needs 20s + 10s a node, `
+        + `at least ${neededMs / 1000}s (set it above that to leave room for growth: a change of it restarts every node)`);
+    }
     const engine = props.engine ?? RedisEngine.valkey();
     engine._resolve(this, 'engine');
     props.auth?._validate(this);

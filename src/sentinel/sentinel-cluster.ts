@@ -19,7 +19,8 @@ export const SENTINEL_PORT = 26379;
 /** Settings of a sentinel cluster. */
 export interface SentinelClusterOptions {
   /**
-   * Number of sentinels: at least 3, so that a majority survives the loss of one (an odd count is best).
+   * Number of sentinels: odd and at least 3, so that a majority survives the loss of one (an even
+   * count tolerates no more down than the odd count below it, so it is refused).
    * @default 3
    */
   readonly sentinels?: number;
@@ -116,6 +117,11 @@ export interface ISentinelCluster extends IConstruct {
   readonly clusterDomain: string;
   /** Labels that every pod of the group carries (the proxy's included). */
   readonly groupLabels: { [key: string]: string };
+  /**
+   * How long the sentinels wait before they mark a silent master down, when known: the proxy's
+   * `fenceAfter` may not exceed it.
+   */
+  readonly downAfter?: Duration;
 }
 
 /**
@@ -159,13 +165,20 @@ export class SentinelCluster extends Construct implements ISentinelCluster {
   public readonly engine: RedisEngine;
   /** Labels every pod of this group carries: its Redis instances, sentinels and proxy. */
   public readonly groupLabels: { [key: string]: string };
+  /** How long the sentinels wait before they mark a silent master down. */
+  public readonly downAfter: Duration;
 
   constructor(scope: Construct, id: string, props: SentinelClusterProps) {
     super(scope, id);
     const count = checkInt(this, 'sentinels', props.sentinels ?? 3, 3);
+    if (count % 2 === 0) {
+      fail(this, 'sentinels', count, `must be odd: ${count} sentinels tolerate ${count / 2 - 1} down, as ${count - 1} do `
+        + `(a failover needs a majority of them, ${count / 2 + 1}); use ${count - 1} or ${count + 1}`);
+    }
     this.quorum = checkInt(this, 'quorum', props.quorum ?? Math.floor(count / 2) + 1, 1, count);
     this.masterName = checkMasterName(this, 'masterName', props.masterName ?? 'mymaster');
     const downAfterMs = checkDurationMs(this, 'downAfter', props.downAfter ?? Duration.seconds(5));
+    this.downAfter = Duration.millis(downAfterMs);
     // Sentinel pings each instance once a second; the guard around each sentinel must see a silent link first.
     if (downAfterMs < SentinelCluster.MIN_DOWN_AFTER_MS) {
       fail(this, 'downAfter', `${downAfterMs}ms`, `must be at least ${SentinelCluster.MIN_DOWN_AFTER_MS}ms: the guard around each sentinel reads it every 250 ms at most`);

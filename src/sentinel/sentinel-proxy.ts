@@ -56,8 +56,8 @@ export interface SentinelProxyOptions {
    * counting its vote for it. When a sentinel majority loses the master (a partition that leaves
    * it reachable to clients and replicas), the proxy closes its sessions before they promote a
    * replica, so the master takes no writes that the promoted replica lacks. Sentinels PING every
-   * second, so it must be at least 1.5 s; keep it below the sentinels' `downAfter`.
-   * @default Duration.seconds(2)
+   * second, so it must be at least 1.5 s; and at most the sentinels' `downAfter` (synth fails otherwise).
+   * @default - 2 s, or the sentinels' downAfter when that is shorter
    */
   readonly fenceAfter?: Duration;
   /**
@@ -144,9 +144,17 @@ export class SentinelProxy extends Construct {
     this.engine = chooseProxyEngine(this, props.engine, props.image);
     const image = this.engine._resolve(this, props.image !== undefined ? 'image' : 'engine').image;
     const checkMs = checkDurationMs(this, 'checkInterval', props.checkInterval ?? Duration.millis(250));
-    const fenceMs = checkDurationMs(this, 'fenceAfter', props.fenceAfter ?? Duration.seconds(SentinelProxy.DEFAULT_FENCE_AFTER_SECONDS));
+    // The fence must close a lost master's sessions before the sentinels replace it: at most their downAfter.
+    const downAfterMs = props.sentinels.downAfter?.toMilliseconds();
+    const defaultFenceMs = Math.min(SentinelProxy.DEFAULT_FENCE_AFTER_SECONDS * 1000, downAfterMs ?? Infinity);
+    const fenceMs = checkDurationMs(this, 'fenceAfter', props.fenceAfter ?? Duration.millis(Math.max(SentinelProxy.MIN_FENCE_AFTER_MILLISECONDS, defaultFenceMs)));
     if (fenceMs < SentinelProxy.MIN_FENCE_AFTER_MILLISECONDS) {
       fail(this, 'fenceAfter', `${fenceMs}ms`, `must be at least ${SentinelProxy.MIN_FENCE_AFTER_MILLISECONDS}ms (sentinels PING every second)`);
+    }
+    if (downAfterMs !== undefined && fenceMs > downAfterMs) {
+      fail(this, 'fenceAfter', `${fenceMs}ms`, `must not exceed the sentinels' downAfter (${downAfterMs}ms): a longer fence leaves a master the sentinels `
+        + 'are replacing its clients' + (downAfterMs < SentinelProxy.MIN_FENCE_AFTER_MILLISECONDS
+        ? `; a downAfter below ${SentinelProxy.MIN_FENCE_AFTER_MILLISECONDS}ms leaves no room for the fence: raise downAfter` : ''));
     }
     const maxConnections = checkInt(this, 'maxConnections', props.maxConnections ?? 4096, 1);
     const clientTimeoutMs = checkDurationMs(this, 'clientTimeout', props.clientTimeout ?? Duration.hours(1));

@@ -119,7 +119,7 @@ describe('RedisCluster: the default, 3 shards x (master + replica) on Valkey', (
 
 describe('RedisCluster options', () => {
   test('shards and replicas: 4 x (master + 2 replicas), slots still covered once', () => {
-    const { objects } = synthCluster({ shards: 4, replicasPerShard: 2 });
+    const { objects } = synthCluster({ shards: 4, replicasPerShard: 2, terminationGracePeriod: RedisCluster.graceFor(12) });
     const envs = ofKind(objects, 'Deployment').map(envOf);
     expect(envs).toHaveLength(12);
     expect(topologyOf(objects).map((l) => l.split(' ').slice(0, 3).join(' '))).toEqual(['0 active 0-4095', '1 active 4096-8191', '2 active 8192-12287', '3 active 12288-16383']);
@@ -139,7 +139,7 @@ describe('RedisCluster options', () => {
   });
 
   test('drainedShards: the highest shards drain (no formation range), their Deployments annotated for the scale-in guard', () => {
-    const { objects } = synthCluster({ shards: 6, drainedShards: 3 });
+    const { objects } = synthCluster({ shards: 6, drainedShards: 3, terminationGracePeriod: Duration.seconds(140) });
     expect(topologyOf(objects).map((l) => l.split(' ').slice(0, 3).join(' '))).toEqual([
       '0 active 0-5460', '1 active 5461-10922', '2 active 10923-16383', '3 drain -', '4 drain -', '5 drain -',
     ]);
@@ -274,8 +274,11 @@ describe('RedisCluster refuses, at synth, naming the prop', () => {
     [{ shards: 16385 }, /shards \(16385\) must be an integer between 3 and 16384/],
     [{ shards: 3.5 }, /shards \(3.5\) must be an integer/],
     [{ shards: 600 }, /shards \(600\) with 1 replicas per shard gives 1200 nodes; a cluster may have at most 1000/],
-    [{ shards: 4, drainedShards: 2 }, /test\/cache: drainedShards \(2\) must be an integer between 0 and 1/],
-    [{ drainedShards: -1 }, /drainedShards \(-1\) must be an integer between 0 and 0/],
+    [{ shards: 4, drainedShards: 2 }, /test\/cache: drainedShards \(2\) must leave at least 3 of the 4 shards serving \(at most 1\): a failover needs a majority of masters/],
+    [{ drainedShards: 1 }, /drainedShards \(1\) must leave at least 3 of the 3 shards serving \(at most 0\)/],
+    [{ shards: 6 }, /test\/cache: terminationGracePeriod \("120000ms"\) is too short for 12 nodes: an apply that replaces every node needs 20s \+ 10s a node, at least 140s/],
+    [{ shards: 100, terminationGracePeriod: Duration.seconds(300) }, /terminationGracePeriod \("300000ms"\) is too short for 200 nodes: .* at least 2020s/],
+    [{ drainedShards: -1 }, /drainedShards \(-1\) must be an integer at least 0/],
     [{ replicasPerShard: -1 }, /replicasPerShard \(-1\) must be an integer at least 0/],
     [{ replicasPerShard: 0, minReplicasToWrite: 1 }, /minReplicasToWrite \(1\) must be an integer between 0 and 0/],
     [{ nodeTimeout: Duration.millis(500) }, /nodeTimeout \("500ms"\) must be at least 1s/],

@@ -10,6 +10,7 @@
  * killed in the middle of one: no WAIT-acknowledged write lost.
  */
 import { Duration } from 'cdk8s';
+import { RedisCluster } from '../../src';
 import { ClusterEnv } from './cluster-env';
 import { Pod } from './harness';
 import { CutMove, Resharding } from './reshard-scenario';
@@ -23,7 +24,8 @@ const STEP_MS = 300_000;
 describe('RedisCluster resharding under writes through ioredis Cluster: 3 → 4 → 6 → 3 shards', () => {
   let env: ClusterEnv;
   let run: Resharding;
-  const props = (more: Parameters<ClusterEnv['apply']>[0]) => ({ nodeTimeout: Duration.millis(NODE_TIMEOUT_MS), ...more });
+  // Room for the 12 nodes of 6 shards (RedisCluster.graceFor), set from the start: a change of it restarts every node.
+  const props = (more: Parameters<ClusterEnv['apply']>[0]) => ({ nodeTimeout: Duration.millis(NODE_TIMEOUT_MS), terminationGracePeriod: RedisCluster.graceFor(12), ...more });
 
   beforeAll(async () => {
     env = await ClusterEnv.create({ subnet: 247, name: 'reshard', props: props({}) });
