@@ -466,7 +466,9 @@ describe('Cluster.reconcile (kubectl apply --prune), loopback', () => {
     expect((await shard.exec(['hostname'])).stdout.trim()).toBe('rc-shard-1-0');
     expect(fs.readFileSync(`/proc/${shard.pid}/status`, 'utf8')).toMatch(/^Groups:\s+999\s*$/m);
     expect(fs.statSync(cluster.claimDir('rc-shard-1-data')).gid).toBe(999);
-    expect(fs.readFileSync(path.join(cluster.claimDir('data-rc-ss-1'), 'who'), 'utf8').trim()).toBe('rc-ss-1');
+    // The pod writes it once started, asynchronously: awaited, with a bound.
+    const who = path.join(cluster.claimDir('data-rc-ss-1'), 'who');
+    expect(await waitUntil(() => fs.existsSync(who) && fs.readFileSync(who, 'utf8').trim(), 10_000, 'rc-ss-1 to write its hostname on its claim')).toBe('rc-ss-1');
     expect(cluster.object('PodDisruptionBudget', 'rc-shard-1')).toMatchObject({ spec: { minAvailable: 1 } });
     // Names: the running base pod's /etc/hosts, the DNS stand-in, and a connection by name from inside.
     expect((await base().exec(['getent', 'hosts', 'rc-shard-1'])).stdout.split(/\s+/)[0]).toBe(shard.address);
