@@ -289,6 +289,25 @@ export function writeReport(
     }
     L.push('');
   }
+  // ------------------------------------------------------------------ memory
+  if (json.memory) {
+    const mem = json.memory;
+    L.push(`## 10. Memory headroom: maxmemory against the container's limit (bench/memory.ts), ${mem.engine}`, '');
+    L.push('One server in a memory cgroup limited as a container is (cgroup v1 `memory.limit_in_bytes`), with the chart\'s persistence (AOF, '
+      + '`appendfsync everysec`) and `maxmemory-policy noeviction`, filled to `maxmemory`, then overwritten at full speed (8 clients, random keys of the data set, '
+      + '4000-byte values) while a replica full-syncs and an AOF rewrite runs: both fork, and the pages the server writes meanwhile are copied. '
+      + 'Peak resident = the cgroup\'s peak anonymous memory (no reclaim frees it); peak usage adds the page cache, which is reclaimed before an OOM kill.', '');
+    if (mem.skipped) {
+      L.push(`Skipped: ${mem.skipped}.`, '');
+    } else {
+      L.push('| maxmemory / limit | keys (used_memory) | peak resident | peak resident / limit | peak usage (with page cache) | replica sync + rewrite | writes/s | OOM-killed |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- |');
+      for (const x of mem.runs) {
+        L.push(`| ${x.maxmemoryMb} MiB / ${x.limitMb} MiB (${Math.round(x.fraction * 100)}%) | ${x.keys} (${x.usedMb} MiB) | ${x.peakRssMb} MiB | ${Math.round((x.peakRssMb / x.limitMb) * 100)}% | ${x.peakUsageMb} MiB | ${x.syncMs} ms | ${x.writesPerSecond} | ${x.oomKilled ? `**yes**, while ${x.killedWhile ?? 'syncing'}` : 'no'} |`);
+      }
+      L.push('');
+    }
+  }
   if (json.errors.length) L.push('## Errors during the run', '', ...json.errors.map((e: string) => `- ${e}`), '');
 
   fs.writeFileSync(file, L.join('\n'));

@@ -6,7 +6,7 @@
  *   BENCH_SECONDS=5 target duration of each direct redis-benchmark test
  *   BENCH_STALE_REPEATS=3 stale-master runs as the original design, restarted as soon as the sentinels switched
  *   BENCH_ENGINE_KILLS=3 SIGKILLs per engine combination (section 8)
- *   BENCH_ONLY=failover,stale,proxy,synth,partition,upgrade,engines,cluster,reshard   run a subset (the report then holds only those)
+ *   BENCH_ONLY=failover,stale,proxy,synth,partition,upgrade,engines,cluster,reshard,memory   run a subset (the report then holds only those)
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -28,6 +28,7 @@ import { KUBERNETES_API_RANGE } from '../src/k8s-api';
 import { EngineFigure, measureEngines } from './engines';
 import { ClusterFigure, measureCluster } from './cluster';
 import { ReshardFigure, measureReshard } from './cluster-reshard';
+import { MemoryFigure, measureMemory } from './memory';
 
 const ROOT = path.join(__dirname, '..');
 // BENCH_OUT: where a partial run (BENCH_ONLY) writes, so it does not replace the committed full report.
@@ -40,7 +41,7 @@ const STALE_PROXIES = [
   { key: 'roleOnly', label: 'role-only baseline', variant: ROLE_ONLY },
 ];
 const ENGINE_KILLS = Math.max(1, Number(process.env.BENCH_ENGINE_KILLS ?? 3));
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'failover,stale,proxy,synth,partition,upgrade,engines,cluster,reshard').split(',').map((s) => s.trim()));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'failover,stale,proxy,synth,partition,upgrade,engines,cluster,reshard,memory').split(',').map((s) => s.trim()));
 // Loopback subnets 127.<n>.x.y of the bench's clusters (the e2e suites use 2xx).
 const SUBNETS = {
   failover5000: 121, failover2000: 122, defaults: 123, partition: 124, upgrade: 125 /* and 126 */, engines: 130 /* to 139 */,
@@ -134,6 +135,7 @@ async function main(): Promise<number> {
     upgrade?: UpgradeFigure;
     engines?: EngineFigure[];
     cluster?: ClusterFigure & { reshard?: ReshardFigure };
+    memory?: MemoryFigure;
   } = { failover: [], stale: [], proxyTargets: [] };
   log(`machine ${JSON.stringify(machine())}; foreign load ${JSON.stringify(load.start)}`);
 
@@ -278,6 +280,15 @@ async function main(): Promise<number> {
     }
   }
 
+  if (ONLY.has('memory')) {
+    try {
+      results.memory = await measureMemory({ log });
+    } catch (e) {
+      errors.push(`memory: ${errText(e)}`);
+      log(`memory: FAILED ${errText(e)}`);
+    }
+  }
+
   load.end = foreignLoad();
   const runtimeMs = Date.now() - started;
   const meta = { generatedAt: new Date().toISOString(), runtimeMs, machine: machine(), versions: versions(), load, kills: KILLS, seconds: SECONDS };
@@ -376,6 +387,7 @@ function buildJson(meta: any, r: any, chartDefaultDownAfter: number, errors: str
       what: 'per engine combination: failover write gap and +switch-master at down-after 2000 ms, and the chart proxy\'s throughput / direct (50 clients)',
       rows: r.engines,
     },
+    memory: r.memory,
     errors,
   };
 }

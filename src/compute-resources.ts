@@ -26,4 +26,10 @@ export interface ComputeResources {
    * @default - the component's default (Redis 1Gi, sentinel 128Mi, proxy 256Mi, exporter 64Mi)
    */
   readonly memoryLimit?: Size;
+  /**
+   * Requests equal to the limits, for Kubernetes' Guaranteed QoS class: the last pods evicted when a
+   * node runs short of memory. A request given too must equal its limit.
+   * @default false
+   */
+  readonly guaranteed?: boolean;
 }

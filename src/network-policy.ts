@@ -1,5 +1,4 @@
 import { Construct } from 'constructs';
-import * as k8s from './k8s-api';
 import { fail } from './validation';
 
 /** Who may reach the chart's pods when network policies are on. */
@@ -19,12 +18,18 @@ export interface NetworkPolicyOptions {
   readonly clientNamespaceLabels?: { [key: string]: string };
 }
 
+/** A NetworkPolicy peer (the shape of src/k8s-api's, which the public API must not name). */
+interface ClientPeer {
+  readonly podSelector: { readonly matchLabels: { [key: string]: string } };
+  readonly namespaceSelector?: { readonly matchLabels: { [key: string]: string } };
+}
+
 /**
  * Where clients may connect from: the pods with the client labels in the chart's namespace, and in the
  * namespaces the options admit (a peer of its own: one peer with both selectors would leave out the
  * chart's own namespace unless its labels match too).
  */
-export function clientPeers(options: NetworkPolicyOptions): k8s.NetworkPolicyPeer[] {
+export function clientPeers(options: NetworkPolicyOptions): ClientPeer[] {
   const podSelector = { matchLabels: options.clientLabels };
   const others = options.clientNamespaceLabels;
   return others === undefined ? [{ podSelector }] : [{ podSelector }, { podSelector, namespaceSelector: { matchLabels: others } }];

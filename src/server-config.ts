@@ -85,6 +85,30 @@ export function checkExtraConfig(
   return config;
 }
 
+/**
+ * The share of a server container's memory limit that `maxmemory` gets unless set: the rest is room
+ * for what `maxmemory` does not count (replication and client buffers, the pages a fork for a replica's
+ * sync or an AOF rewrite copies while writes go on, fragmentation). Measured by `npm run bench`
+ * (bench/memory.ts, section 10): a full server overwritten at full speed through a replica's full sync
+ * and an AOF rewrite stays below the limit with this share.
+ */
+export const DEFAULT_MAXMEMORY_SHARE = 0.5;
+
+/**
+ * A server's extra directives with the chart's memory bound added where the user set none:
+ * `maxmemory` at {@link DEFAULT_MAXMEMORY_SHARE} of the container's memory limit, and `maxmemory-policy
+ * noeviction`, so that a full server refuses writes (an OOM error to the client) instead of being
+ * OOM-killed by the kernel, or dropping keys it acknowledged. The user's own directives win.
+ */
+export function withMemoryDefaults(extra: { [directive: string]: string }, memoryLimit: Size): { [directive: string]: string } {
+  const limitMi = memoryLimit.toMebibytes({ rounding: SizeRoundingBehavior.NONE });
+  return {
+    ...('maxmemory' in extra ? {} : { 'maxmemory': `${Math.floor(limitMi * DEFAULT_MAXMEMORY_SHARE)}mb` }),
+    ...('maxmemory-policy' in extra ? {} : { 'maxmemory-policy': 'noeviction' }),
+    ...extra,
+  };
+}
+
 /** A value as one double-quoted Redis config argument. */
 export function quoteConfValue(value: string): string {
   return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;

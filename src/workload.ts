@@ -12,6 +12,7 @@ import { ApiObjectMetadataDefinition, Duration, Names, Size, SizeRoundingBehavio
 import { Construct } from 'constructs';
 import { ComputeResources } from './compute-resources';
 import * as k8s from './k8s-api';
+import { COMPONENT_LABEL } from './labels';
 import { checkInt, fail, sizeQuantity, userProp } from './validation';
 
 /** The label that selects one Deployment's pods: its construct path as a label value. */
@@ -133,7 +134,7 @@ export class Container {
 /**
  * A Deployment (`Resource`, apps/v1) with this library's deliberate security and scheduling
  * choices: the image's own non-root uid (also the volumes' fsGroup), no service-account token,
- * the runtime's seccomp profile, and a main container (see {@link Container}). Its pods carry
+ * the runtime's seccomp profile, and a main container named after its component (see {@link Container}). Its pods carry
  * {@link ADDRESS_LABEL}, which its selector (and its Services') match.
  */
 export class Deployment extends Construct {
@@ -153,7 +154,8 @@ export class Deployment extends Construct {
     this.matchLabels = { [ADDRESS_LABEL]: address };
     this.apiObject = new k8s.KubeDeployment(this, 'Resource', { spec: k8s.lazy(() => this.toSpec()) });
     this.podMetadata = new ApiObjectMetadataDefinition({ apiObject: this.apiObject, labels: { ...spec.labels, [ADDRESS_LABEL]: address } });
-    this.addContainer('main', spec);
+    // Named for what it runs (`redis`, `sentinel`, `proxy`), as `kubectl exec -c` and `logs -c` name it.
+    this.addContainer(spec.labels[COMPONENT_LABEL] ?? 'main', spec);
   }
 
   /** The Deployment's name. */
@@ -351,11 +353,18 @@ export function resolveResources(scope: Construct, prop: string, defaults: Resol
     return mib;
   };
   const mib = (size: Size) => size.toMebibytes({ rounding: SizeRoundingBehavior.NONE });
+  const guaranteed = given.guaranteed ?? false;
   const cpuLimitMillis = millis('cpuLimitMillis') ?? defaults.cpuLimitMillis;
-  const cpuRequestMillis = millis('cpuRequestMillis') ?? Math.min(defaults.cpuRequestMillis, cpuLimitMillis);
+  const cpuRequestMillis = millis('cpuRequestMillis') ?? (guaranteed ? cpuLimitMillis : Math.min(defaults.cpuRequestMillis, cpuLimitMillis));
   const limitMi = mebibytes('memoryLimit') ?? mib(defaults.memoryLimit);
-  const requestMi = mebibytes('memoryRequest') ?? Math.min(mib(defaults.memoryRequest), limitMi);
+  const requestMi = mebibytes('memoryRequest') ?? (guaranteed ? limitMi : Math.min(mib(defaults.memoryRequest), limitMi));
   const limitNote = (key: string, set?: unknown) => `${userProp(scope, `${prop}.${key}`)}${set === undefined ? ', by default' : ''}`;
+  if (guaranteed && cpuRequestMillis !== cpuLimitMillis) {
+    fail(scope, `${prop}.cpuRequestMillis`, cpuRequestMillis, `must equal the CPU limit (${cpuLimitMillis}, ${limitNote('cpuLimitMillis', given.cpuLimitMillis)}) with guaranteed: leave it unset`);
+  }
+  if (guaranteed && requestMi !== limitMi) {
+    fail(scope, `${prop}.memoryRequest`, `${requestMi}Mi`, `must equal the memory limit (${limitMi}Mi, ${limitNote('memoryLimit', given.memoryLimit)}) with guaranteed: leave it unset`);
+  }
   if (cpuRequestMillis > cpuLimitMillis) {
     fail(scope, `${prop}.cpuRequestMillis`, cpuRequestMillis, `must not be above the CPU limit (${cpuLimitMillis}, ${limitNote('cpuLimitMillis', given.cpuLimitMillis)}): the API server refuses a request above its limit`);
   }

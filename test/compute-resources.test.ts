@@ -59,6 +59,18 @@ describe.each(MODES)('%s: every container (server, sentinel, proxy, exporter)', 
     expect(() => synth({ memoryRequest: Size.gibibytes(64) })).toThrow(/memoryRequest \("65536Mi"\) must not be above the memory limit \(\d+Mi, [\w.]*memoryLimit, by default\)/);
   });
 
+  test('guaranteed: requests equal to the limits (Guaranteed QoS), the defaults\' or the ones given', () => {
+    for (const r of [{ guaranteed: true }, { guaranteed: true, cpuLimitMillis: 300, memoryLimit: Size.mebibytes(200) }]) {
+      const all = containers(synth(r));
+      expect(all.length).toBeGreaterThan(0);
+      for (const { where, resources } of all) expect({ where, requests: resources.requests }).toEqual({ where, requests: resources.limits });
+    }
+    expect(() => synth({ guaranteed: true, memoryRequest: Size.mebibytes(100) }))
+      .toThrow(/resources\.memoryRequest \("100Mi"\) must equal the memory limit \(\d+Mi, [\w.]*resources\.memoryLimit, by default\) with guaranteed/);
+    expect(() => synth({ guaranteed: true, cpuRequestMillis: 10, cpuLimitMillis: 20 }))
+      .toThrow(/resources\.cpuRequestMillis \(10\) must equal the CPU limit \(20, [\w.]*resources\.cpuLimitMillis\) with guaranteed/);
+  });
+
   test('sizes that are no whole number of mebibytes, and CPU that is no positive whole number, fail at synth', () => {
     expect(() => synth({ memoryLimit: Size.kibibytes(1536) })).toThrow(/resources\.memoryLimit \("1\.5Mi"\) must be a positive whole number of mebibytes/);
     expect(() => synth({ cpuLimitMillis: 0 })).toThrow(/resources\.cpuLimitMillis \(0\) must be an integer at least 1/);

@@ -10,7 +10,7 @@ import { DEFAULT_REDIS_EXPORTER_IMAGE, MetricsOptions, REDIS_EXPORTER_PORT, addM
 import { NetworkPolicyOptions } from '../network-policy';
 import { addClusterNetworkPolicy } from './cluster-network-policy';
 import { Persistence } from '../persistence';
-import { CHART_OWNED_DIRECTIVES, checkExtraConfig } from '../server-config';
+import { CHART_OWNED_DIRECTIVES, checkExtraConfig, withMemoryDefaults } from '../server-config';
 import { SpreadOptions, applySpread } from '../spread';
 import { RedisTls } from '../tls';
 import { checkDurationMs, checkInt, fail } from '../validation';
@@ -118,7 +118,10 @@ export interface RedisClusterProps {
   /**
    * Extra directives for every node's config, e.g. `{ 'maxmemory': '512mb', 'maxmemory-policy': 'allkeys-lru' }`.
    * Directives the chart owns (port, dir, cluster-*, replicaof, requirepass...) are refused.
-   * @default - none
+   * Unless set here, `maxmemory` is half the container's memory limit and `maxmemory-policy` is
+   * `noeviction`: a full server refuses writes instead of being OOM-killed (the other half is room for
+   * buffers and the pages a fork copies; see README "Memory").
+   * @default - `maxmemory` half the memory limit, `maxmemory-policy noeviction`
    */
   readonly extraConfig?: { [directive: string]: string };
   /**
@@ -226,7 +229,8 @@ export class RedisCluster extends Construct {
     if (!Object.values(ClusterEndpointType).includes(endpointType)) {
       fail(this, 'preferredEndpointType', endpointType, `must be one of ${Object.values(ClusterEndpointType).join(', ')}`);
     }
-    const extraConfig = checkExtraConfig(this, props.extraConfig ?? {}, resolveResources(this, 'resources', SERVER_RESOURCES, props.resources).memoryLimit, clusterRefusal);
+    const memoryLimit = resolveResources(this, 'resources', SERVER_RESOURCES, props.resources).memoryLimit;
+    const extraConfig = withMemoryDefaults(checkExtraConfig(this, props.extraConfig ?? {}, memoryLimit, clusterRefusal), memoryLimit);
 
     const instance = instanceLabel(this);
     this.nodes = [];

@@ -10,7 +10,7 @@ import * as k8s from '../k8s-api';
 import { ConfigMap, Container, Deployment, Service, env, SERVER_RESOURCES, memoryVolume, resolveResources, scriptProbe, secretEnv } from '../workload';
 import { peerPod } from '../peer-pod';
 import { DEFAULT_CLUSTER_DOMAIN, NamespaceSyntax, checkClusterDomain, serviceDnsName } from '../cluster-dns';
-import { CHART_OWNED_DIRECTIVES, REDIS_PATHS, checkExtraConfig } from '../server-config';
+import { CHART_OWNED_DIRECTIVES, REDIS_PATHS, checkExtraConfig, withMemoryDefaults } from '../server-config';
 import { RedisProbeMode, renderRedisConf, renderRedisEntrypoint, renderRedisPreStop, renderRedisProbe } from './redis-config';
 import { checkDurationMs, checkInt, fail, userProp } from '../validation';
 
@@ -82,7 +82,10 @@ export interface RedisInstanceOptions {
    * Extra redis.conf directives, e.g. `{ 'maxmemory': '512mb', 'maxmemory-policy': 'allkeys-lru' }`.
    * Directives the chart owns (port, dir, replicaof, requirepass...) are refused.
    * @see https://raw.githubusercontent.com/redis/redis/7.0/redis.conf
-   * @default - none
+   * Unless set here, `maxmemory` is half the container's memory limit and `maxmemory-policy` is
+   * `noeviction`: a full server refuses writes instead of being OOM-killed (the other half is room for
+   * buffers and the pages a fork copies; see README "Memory").
+   * @default - `maxmemory` half the memory limit, `maxmemory-policy noeviction`
    */
   readonly extraConfig?: { [directive: string]: string };
 }
@@ -209,7 +212,7 @@ export class RedisInstance extends Construct implements IRedisInstance {
     const discoveryMs = checkDurationMs(this, 'masterDiscoveryTimeout', props.masterDiscoveryTimeout ?? Duration.seconds(30));
     props.auth?._validate(this);
     const resources = resolveResources(this, 'resources', SERVER_RESOURCES, props.resources);
-    const extra = checkExtraConfig(this, props.extraConfig ?? {}, resources.memoryLimit, sentinelRefusal(this));
+    const extra = withMemoryDefaults(checkExtraConfig(this, props.extraConfig ?? {}, resources.memoryLimit, sentinelRefusal(this)), resources.memoryLimit);
     const graceMs = checkDurationMs(this, 'terminationGracePeriod', props.terminationGracePeriod ?? Duration.seconds(90));
     if (graceMs < 15_000) fail(this, 'terminationGracePeriod', `${graceMs}ms`, 'must be at least 15s: the preStop failover and the AOF flush need time');
     const failoverOnShutdown = props.failoverOnShutdown ?? true;

@@ -166,7 +166,7 @@ export class SentinelCluster extends Construct implements ISentinelCluster {
   /** Labels every pod of this group carries: its Redis instances, sentinels and proxy. */
   public readonly groupLabels: { [key: string]: string };
   /** How long the sentinels wait before they mark a silent master down. */
-  public readonly downAfter: Duration;
+  public readonly downAfter?: Duration;
 
   constructor(scope: Construct, id: string, props: SentinelClusterProps) {
     super(scope, id);
