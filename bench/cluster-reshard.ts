@@ -63,10 +63,23 @@ async function reshardOnce(subnet: number, dataSetMb: number, log: (m: string) =
     const loader = env.ioredis();
     const loadStarted = Date.now();
     const ids = Array.from({ length: keys }, (_, i) => i);
+    // As a bulk loader must: NOREPLICAS is the master's back-pressure (its replica acknowledged nothing
+    // for over min-replicas-max-lag, 1 s, while 128 writers stream into it), so the write waits and retries.
+    let backPressure = 0;
     await inParallel(ids, 128, async (i) => {
-      await loader.set(`data:${i}`, valueOf(i));
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        try {
+          await loader.set(`data:${i}`, valueOf(i));
+          return;
+        } catch (e) {
+          if (!/^NOREPLICAS/.test((e as Error).message) || Date.now() > deadline) throw e;
+          backPressure++;
+          await sleep(50);
+        }
+      }
     });
-    log(`cluster: reshard ${dataSetMb} MiB: ${keys} keys loaded in ${Date.now() - loadStarted} ms`);
+    log(`cluster: reshard ${dataSetMb} MiB: ${keys} keys loaded in ${Date.now() - loadStarted} ms (${backPressure} NOREPLICAS answers retried)`);
     const waiting = new ClusterWriter(env.ioredis(), 3, Array.from({ length: 1200 }, (_, i) => `rw:${i}`), 4);
     const plain = new ClusterWriter(env.ioredis(), 3, Array.from({ length: 1200 }, (_, i) => `rp:${i}`), 2, { wait: false });
     waiting.start();
