@@ -169,8 +169,10 @@ export class RedisCluster extends Construct {
   public static readonly MAX_NODES: number = 1000;
   /** The fewest shards: a failover needs a majority of masters. */
   public static readonly MIN_SHARDS: number = 3;
-  /** The default stop budget of a node: room for about 10 nodes to take their turn (see `terminationGracePeriod`). */
+  /** The default stop budget of a node: room for 10 nodes to take their turn (see `terminationGracePeriod`). */
   public static readonly DEFAULT_GRACE_PERIOD: Duration = Duration.seconds(120);
+  /** The redis_exporter image of the metrics sidecar (`metrics.exporterImage`). */
+  public static readonly DEFAULT_EXPORTER_IMAGE: string = DEFAULT_REDIS_EXPORTER_IMAGE;
 
   /**
    * The shortest `terminationGracePeriod` that gives each of `nodes` nodes time for its turn in an apply
@@ -179,8 +181,6 @@ export class RedisCluster extends Construct {
   public static graceFor(nodes: number): Duration {
     return Duration.seconds(20 + 10 * nodes);
   }
-  /** The redis_exporter image of the metrics sidecar (`metrics.exporterImage`). */
-  public static readonly DEFAULT_EXPORTER_IMAGE: string = DEFAULT_REDIS_EXPORTER_IMAGE;
 
   /** Every node, shard by shard; in each shard, member 0 first (it forms the shard). */
   public readonly nodes: ClusterNode[];
