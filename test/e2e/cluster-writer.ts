@@ -180,12 +180,29 @@ export class ClusterWriter {
     let replicatedLost = 0;
     const lostKeys: string[] = [];
     for (const key of this.keys) {
-      const value = Number((await reader.get(key)) ?? 0);
+      const value = Number((await readKey(reader, key)) ?? 0);
       const acked = (byKey.get(key) ?? []).filter((a) => a.seq > value);
       lost += acked.length;
       replicatedLost += acked.filter((a) => a.replicated).length;
       if ((lastReplicated.get(key) ?? 0) > value || (!this.wait && acked.length > 0)) lostKeys.push(`${key}=${value} < acknowledged ${acked[acked.length - 1]?.seq}`);
     }
     return { acked: this.acks.length, lost, replicated: this.acks.filter((a) => a.replicated).length, replicatedLost, lostKeys };
+  }
+}
+
+/**
+ * A key's value, read again on a timeout or a lost connection for up to 15 s: what is checked is the
+ * value, and one slow answer (a node busy for a moment after a move) is not a lost write. An error the
+ * server answers (a ReplyError) is thrown at once.
+ */
+export async function readKey(reader: IoCluster, key: string, boundMs = 15_000): Promise<string | null> {
+  const deadline = Date.now() + boundMs;
+  for (;;) {
+    try {
+      return await reader.get(key);
+    } catch (e) {
+      if ((e as Error).name === 'ReplyError' || Date.now() > deadline) throw e;
+      await sleep(200);
+    }
   }
 }
