@@ -112,7 +112,16 @@ at() { at_addr=$1; shift; timeout 5 ${REDIS_CLI} -h "\${at_addr%:*}" -p "\${at_a
 interval=\${REBALANCE_INTERVAL_SECONDS:-${INTERVAL_SECONDS}}
 move_s=\${REBALANCE_MOVE_SECONDS:-${MOVE_SECONDS}}
 last=""
-say() { if [ "$*" != "$last" ]; then log "$*"; last="$*"; fi; }
+said_at=0
+# say MESSAGE [DETAIL]: logs a decision once; a wait still in force a minute later is logged again,
+# with its DETAIL then (what was seen), so that a stalled rebalancer shows it is alive and why.
+say() {
+  now_s=$(date +%s)
+  case "$1" in waiting*) again=60 ;; *) again=0 ;; esac
+  if [ "$1" != "$last" ] || { [ "$again" -gt 0 ] && [ $(( now_s - said_at )) -ge "$again" ]; }; then
+    log "$1\${2:+ ($2)}"; last=$1; said_at=$now_s
+  fi
+}
 
 # The states of the slot migrations a node knows of, one "STATE SLOTS MESSAGE" a line.
 migrations() {
@@ -120,11 +129,18 @@ migrations() {
 }
 in_progress() { migrations "$1" | awk '$1 != "success" && $1 != "failed" && $1 != "cancelled" { f = 1 } END { exit !f }'; }
 
-# Succeeds when the master at HOST:PORT has at least MIN_REPLICAS_TO_WRITE replicas in sync.
+# Succeeds when the master at HOST:PORT has at least MIN_REPLICAS_TO_WRITE replicas in sync (the
+# server's own count of replicas acknowledging within min-replicas-max-lag when it keeps one); prints
+# what it saw.
 in_sync() {
   at "$1" info replication | tr -d '\\r' | awk -F: -v need="\${MIN_REPLICAS_TO_WRITE:-0}" '
-    $1 == "min_slaves_good_slaves" { good = $2; told = 1 } /^slave[0-9]+:.*state=online/ { online++ }
-    END { exit !((told ? good : online) + 0 >= need + 0) }'
+    $1 == "role" { role = $2 }
+    $1 == "min_slaves_good_slaves" { good = $2; told = 1 }
+    /^slave[0-9]+:/ { n++; if ($0 ~ /state=online/) online++; split($2, f, ","); seen = seen " " f[3] "," f[5] }
+    END {
+      printf "%s", role == "" ? "no answer" : "role " role ", " n + 0 " replicas:" seen (told ? ", good " good : "")
+      exit !(role != "" && (told ? good : online) + 0 >= need + 0)
+    }'
 }
 
 # move SRC DST LO HI SRC_ADDR DST_ADDR FROM TO: fails when it did not start (it waits instead).
@@ -132,7 +148,7 @@ move() {
   # Keys moved to or from a master whose replicas are not in sync would have one copy, and a classic
   # MIGRATE there is refused (NOREPLICAS) and leaves the slot open.
   for addr in "$5" "$6"; do
-    if ! in_sync "$addr"; then say "waiting: the master at $addr has fewer than \${MIN_REPLICAS_TO_WRITE:-0} replicas in sync"; return 1; fi
+    if ! seen=$(in_sync "$addr"); then say "waiting: the master at $addr has fewer than \${MIN_REPLICAS_TO_WRITE:-0} replicas in sync" "$seen"; return 1; fi
   done
   log "moving slots $3-$4 ($(( $4 - $3 + 1 ))) from shard $7 ($1 at $5) to shard $8 ($2 at $6)"
   started=$(date +%s)

@@ -1133,7 +1133,14 @@ export class Cluster implements PodHost {
   /** Tails of every pod's logs (or the given pods), plus harness events; for failure reports. */
   dumpLogs(pods: Pod[] = this.pods, lines = 40): string {
     const parts = [`----- harness events (${this.workDir})\n${this.events(60)}`];
-    for (const p of pods) for (const c of p.containers) parts.push(`----- ${p.name}/${c.name} (${p.address})\n${tail(c.logFile, lines)}`);
+    for (const p of pods) {
+      for (const c of p.containers) {
+        const shown = tail(c.logFile, lines);
+        // The pod scripts' decisions ("HH:MM:SS tag: ..."), which the server's own lines push out of a tail.
+        const decisions = tail(c.logFile, 100_000).split('\n').filter((l) => /^\d\d:\d\d:\d\d [\w-]+: /.test(l) && !shown.includes(l)).slice(-12);
+        parts.push(`----- ${p.name}/${c.name} (${p.address})${decisions.length ? `\n(earlier script lines)\n${decisions.join('\n')}\n(last lines)` : ''}\n${shown}`);
+      }
+    }
     return parts.join('\n');
   }
 
