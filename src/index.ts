@@ -14,5 +14,6 @@ export { ClusterNode, ClusterNodeProps, IClusterNode } from './cluster/cluster-n
 export { ClusterEndpointType } from './cluster/cluster-config';
 export { SlotRange } from './cluster/slots';
 export { AntiAffinity, SpreadOptions } from './spread';
+export { PodMount, PodSettings, PodVolume, Sidecar, TaintEffect, Toleration, TolerationOptions } from './pod-settings';
 export { NetworkPolicyOptions } from './network-policy';
 export { MetricsOptions } from './metrics';

@@ -203,6 +203,8 @@ export interface Container {
   readonly imagePullPolicy: string;
   /** Replaces the image's entrypoint. */
   readonly command?: string[];
+  /** The entrypoint's arguments. */
+  readonly args?: string[];
   /** Environment variables, in order (later ones may refer to earlier ones as `$(NAME)`). */
   readonly env?: EnvVar[];
   /** The ports it listens on. */
@@ -247,16 +249,16 @@ export interface SecretVolumeSource {
   readonly secretName: string;
   /** The files' mode. */
   readonly defaultMode: number;
-  /** The keys projected, each at its path (only these). */
-  readonly items: KeyToPath[];
+  /** The keys projected, each at its path (only these); every key when unset. */
+  readonly items?: KeyToPath[];
 }
 
 /** A directory that lives as long as the pod. */
 export interface EmptyDirVolumeSource {
-  /** `Memory` for a tmpfs. */
+  /** `Memory` for a tmpfs, `""` for the node's disk. */
   readonly medium: string;
   /** The most it may hold. */
-  readonly sizeLimit: Quantity;
+  readonly sizeLimit?: Quantity;
 }
 
 /** A PersistentVolumeClaim as a volume. */
@@ -387,6 +389,34 @@ export interface PodSpec {
   readonly affinity?: Affinity;
   /** Spreading over zones (the chart adds it by JSON patch, see spread.ts). */
   readonly topologySpreadConstraints?: TopologySpreadConstraint[];
+  /** Labels a node must have to run the pod. */
+  readonly nodeSelector?: { [key: string]: string };
+  /** The taints the pod tolerates. */
+  readonly tolerations?: Toleration[];
+  /** The PriorityClass of the pod. */
+  readonly priorityClassName?: string;
+  /** Secrets with the registry credentials its images are pulled with. */
+  readonly imagePullSecrets?: LocalObjectReference[];
+}
+
+/** A taint a pod tolerates. */
+export interface Toleration {
+  /** The taint's key; empty matches every key (with `Exists`). */
+  readonly key?: string;
+  /** `Equal` or `Exists`. */
+  readonly operator?: string;
+  /** The taint's value, with `Equal`. */
+  readonly value?: string;
+  /** `NoSchedule`, `PreferNoSchedule` or `NoExecute`; empty matches every effect. */
+  readonly effect?: string;
+  /** With `NoExecute`: how long the pod stays once the taint appears. */
+  readonly tolerationSeconds?: number;
+}
+
+/** An object of the same namespace, by name. */
+export interface LocalObjectReference {
+  /** Its name. */
+  readonly name: string;
 }
 
 /** The pods a Deployment makes. */

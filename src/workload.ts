@@ -13,6 +13,7 @@ import { Construct } from 'constructs';
 import { ComputeResources } from './compute-resources';
 import * as k8s from './k8s-api';
 import { COMPONENT_LABEL } from './labels';
+import { ResolvedPodSettings } from './resolved-pod-settings';
 import { checkInt, fail, sizeQuantity, userProp } from './validation';
 
 /** The label that selects one Deployment's pods: its construct path as a label value. */
@@ -38,6 +39,7 @@ export interface ContainerSpec {
   /** Runs as this uid and gid (the image's own unprivileged user). */
   readonly uid: number;
   readonly command?: string[];
+  readonly args?: string[];
   readonly env: { [name: string]: EnvValue };
   readonly ports: { [name: string]: number };
   readonly resources: ResolvedResources;
@@ -106,6 +108,7 @@ export class Container {
       image: spec.image,
       imagePullPolicy: 'IfNotPresent',
       command: spec.command,
+      args: spec.args,
       env: nonEmpty(this.env._toKube()),
       ports: nonEmpty(Object.entries(spec.ports).map(([name, containerPort]) => ({ name, containerPort }))),
       volumeMounts: nonEmpty(this._mounts.map((m) => ({ name: m.volume.name, mountPath: m.path, readOnly: m.readOnly }))),
@@ -147,6 +150,8 @@ export class Deployment extends Construct {
   /** The pod's containers, the main one first. */
   public readonly containers: Container[] = [];
   private readonly dnsOptions: k8s.PodDnsConfigOption[] = [];
+  private scheduling: ResolvedPodSettings['scheduling'] = {};
+  private userEnv: { [name: string]: string } = {};
 
   constructor(scope: Construct, id: string, private readonly spec: WorkloadSpec) {
     super(scope, id);
@@ -170,6 +175,62 @@ export class Deployment extends Construct {
     return container;
   }
 
+  /**
+   * Applies the user's pod settings (see {@link PodSettings}): scheduling and metadata to this pod;
+   * with `server`, the env, mounts and sidecars too, beside the main container. What would take a
+   * name the chart uses in the finished pod (a container, an env variable of the main container, a
+   * volume, a mount path) fails at synth.
+   */
+  public applySettings(settings: ResolvedPodSettings, options: { readonly server: boolean }): void {
+    this.scheduling = settings.scheduling;
+    for (const [key, value] of Object.entries(settings.labels)) this.podMetadata.addLabel(key, value);
+    for (const [key, value] of Object.entries(settings.annotations)) this.podMetadata.addAnnotation(key, value);
+    if (!options.server) return;
+    const main = this.containers[0];
+    const sidecars = settings.sidecars.map((s) => {
+      const container = this.addContainer(s.name, {
+        image: s.image, uid: s.uid ?? this.spec.uid, command: s.command, args: s.args,
+        env: Object.fromEntries(Object.entries(s.env).map(([k, v]) => [k, { value: v }])), ports: {},
+        resources: s.resources,
+      });
+      for (const m of s.mounts) container.mount(m.path, m.volume, { readOnly: m.readOnly });
+      return container;
+    });
+    for (const m of settings.mounts) main.mount(m.path, m.volume, { readOnly: m.readOnly });
+    this.userEnv = { ...settings.env };
+    const userMounts = [...settings.mounts, ...settings.sidecars.flatMap((s) => s.mounts)];
+    const userVolumes = new Set(userMounts.map((m) => m.volume));
+    const error = (prop: string, value: unknown, what: string) => `${settings.where}${prop} (${JSON.stringify(value)}) ${what}`;
+    // Checked once every part of the chart has added what it adds (the metrics exporter, TLS mounts).
+    this.node.addValidation({
+      validate: () => {
+        const errors: string[] = [];
+        const chartEnv = new Set(main.env._toKube().map((e) => e.name));
+        for (const name of Object.keys(settings.env)) {
+          if (chartEnv.has(name)) errors.push(error('.env', name, 'is set by the chart in the server container: choose another name'));
+        }
+        const chartMounts = this.containers.flatMap((c) => c._mounts).filter((m) => !userVolumes.has(m.volume));
+        const chartPaths = main._mounts.filter((m) => !userVolumes.has(m.volume)).map((m) => m.path);
+        for (const [i, m] of settings.mounts.entries()) {
+          const clash = chartPaths.find((p) => p === m.path || p.startsWith(`${m.path}/`) || m.path.startsWith(`${p}/`));
+          if (clash) errors.push(error(`.mounts[${i}].path`, m.path, `overlaps the chart's mount at ${clash}`));
+        }
+        const named = new Map<string, k8s.Volume>();
+        for (const m of userMounts) {
+          if (chartMounts.some((c) => c.volume.name === m.volume.name)) errors.push(error(' volume name', m.volume.name, 'is the name of a volume of the chart: choose another name'));
+          const other = named.get(m.volume.name);
+          if (other && JSON.stringify(other) !== JSON.stringify(m.volume)) errors.push(error(' volume name', m.volume.name, 'names two different volumes'));
+          named.set(m.volume.name, m.volume);
+        }
+        const chartContainers = this.containers.filter((c) => !sidecars.includes(c)).map((c) => c.name);
+        for (const [i, c] of sidecars.entries()) {
+          if (chartContainers.includes(c.name)) errors.push(error(`.sidecars[${i}].name`, c.name, `is the name of a container of the chart (${chartContainers.join(', ')})`));
+        }
+        return errors;
+      },
+    });
+  }
+
   /** Adds a resolver option (`/etc/resolv.conf` `options`) to the pod. */
   public addDnsOption(option: k8s.PodDnsConfigOption): void {
     this.dnsOptions.push(option);
@@ -188,7 +249,7 @@ export class Deployment extends Construct {
       template: {
         metadata: this.podMetadata.toJson() as k8s.PodTemplateMetadata,
         spec: {
-          containers: this.containers.map((c) => c._toKube()),
+          containers: this.containers.map((c, i) => i === 0 ? withEnv(c._toKube(), this.userEnv) : c._toKube()),
           volumes: nonEmpty(this.volumes()),
           securityContext: {
             runAsUser: spec.uid,
@@ -205,6 +266,7 @@ export class Deployment extends Construct {
           dnsConfig: this.dnsOptions.length > 0 ? { options: [...this.dnsOptions] } : undefined,
           hostNetwork: false,
           setHostnameAsFQDN: false,
+          ...this.scheduling,
         },
       },
     };
@@ -215,7 +277,7 @@ export class Deployment extends Construct {
     const volumes = new Map<string, k8s.Volume>();
     for (const { volume } of this.containers.flatMap((c) => c._mounts)) {
       const known = volumes.get(volume.name);
-      if (known !== undefined && known !== volume) throw new Error(`${this.node.path}: two different volumes are named "${volume.name}"`);
+      if (known !== undefined && known !== volume && JSON.stringify(known) !== JSON.stringify(volume)) throw new Error(`${this.node.path}: two different volumes are named "${volume.name}"`);
       volumes.set(volume.name, volume);
     }
     return [...volumes.values()];
@@ -372,6 +434,12 @@ export function resolveResources(scope: Construct, prop: string, defaults: Resol
     fail(scope, `${prop}.memoryRequest`, `${requestMi}Mi`, `must not be above the memory limit (${limitMi}Mi, ${limitNote('memoryLimit', given.memoryLimit)}): the API server refuses a request above its limit`);
   }
   return { cpuRequestMillis, cpuLimitMillis, memoryRequest: Size.mebibytes(requestMi), memoryLimit: Size.mebibytes(limitMi) };
+}
+
+/** `container` with `extra` literal variables after its own. */
+function withEnv(container: k8s.Container, extra: { [name: string]: string }): k8s.Container {
+  const added = Object.entries(extra).map(([name, value]) => ({ name, value }));
+  return added.length === 0 ? container : { ...container, env: [...container.env ?? [], ...added] };
 }
 
 /** `undefined` for an empty list, which the object then leaves out. */

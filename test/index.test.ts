@@ -23,9 +23,9 @@ describe('the public API', () => {
     });
     expect(kinds.filter(([, kind]) => kind !== 'class' && kind !== 'enum')).toEqual([]);
     expect(Object.keys(api).sort()).toEqual([
-      'AntiAffinity', 'ClusterEndpointType', 'ClusterNode', 'EngineKind', 'Persistence', 'ProxyEngine', 'RedisAuth', 'RedisCluster', 'RedisEngine', 'RedisHa',
+      'AntiAffinity', 'ClusterEndpointType', 'ClusterNode', 'EngineKind', 'Persistence', 'PodVolume', 'ProxyEngine', 'RedisAuth', 'RedisCluster', 'RedisEngine', 'RedisHa',
       'RedisInstance', 'RedisTls',
-      'SentinelCluster', 'SentinelProxy',
+      'SentinelCluster', 'SentinelProxy', 'TaintEffect', 'Toleration',
     ]);
   });
 

@@ -1,7 +1,7 @@
 import { spawnSync } from 'child_process';
 import { join } from 'path';
-import { Chart, Size, Testing } from 'cdk8s';
-import { Persistence, RedisAuth, RedisCluster, RedisClusterProps, RedisTls } from '../src';
+import { Chart, Duration, Size, Testing } from 'cdk8s';
+import { Persistence, PodSettings, PodVolume, RedisAuth, RedisCluster, RedisClusterProps, RedisTls, TaintEffect, Toleration } from '../src';
 import { synthRedisHa } from './util/synth';
 
 /**
@@ -34,6 +34,29 @@ function synthRedisCluster(props: RedisClusterProps): any[] {
   return Testing.synth(chart);
 }
 
+/** Every pod setting, as a user would write them. */
+const POD_SETTINGS: PodSettings = {
+  nodeSelector: { 'node-pool': 'redis' },
+  tolerations: [
+    Toleration.equal('dedicated', 'redis', { effect: TaintEffect.NO_SCHEDULE }),
+    Toleration.any({ effect: TaintEffect.NO_EXECUTE, tolerationSeconds: Duration.seconds(30) }),
+  ],
+  priorityClassName: 'data-critical',
+  imagePullSecrets: ['registry-creds'],
+  annotations: { 'example.com/owner': 'platform team' },
+  labels: { team: 'platform' },
+  env: { TZ: 'UTC' },
+  mounts: [{ path: '/etc/extra', volume: PodVolume.fromConfigMap('extra', 'redis-extra') }],
+  sidecars: [{
+    name: 'log-shipper', image: 'fluent/fluent-bit:3.2.10', command: ['/fluent-bit/bin/fluent-bit'], args: ['-c', '/etc/fluent/fluent.conf'],
+    env: { LEVEL: 'info' }, resources: { memoryLimit: Size.mebibytes(64) }, uid: 1000,
+    mounts: [
+      { path: '/etc/fluent', volume: PodVolume.fromSecret('fluent', 'fluent-config') },
+      { path: '/buffer', volume: PodVolume.emptyDir('buffer', Size.mebibytes(64)), readOnly: false },
+    ],
+  }],
+};
+
 const CHARTS: Array<[string, object]> = [
   ['the default chart', {}],
   ['5 sentinels, auth, hostPath', {
@@ -43,6 +66,7 @@ const CHARTS: Array<[string, object]> = [
     networkPolicy: { clientLabels: { 'redis-client': 'true' }, clientNamespaceLabels: { 'kubernetes.io/metadata.name': 'web' } },
   }],
   ['TLS, metrics, read replicas', { tls: RedisTls.fromSecret('redis-tls'), metrics: {}, proxy: { readReplicas: true } }],
+  ['every pod setting', { pods: POD_SETTINGS, metrics: {} }],
 ];
 
 const CLUSTER_CHARTS: Array<[string, RedisClusterProps]> = [
@@ -52,6 +76,7 @@ const CLUSTER_CHARTS: Array<[string, RedisClusterProps]> = [
     networkPolicy: { clientLabels: { 'cache-client': 'true' }, clientNamespaceLabels: {} },
   }],
   ['a RedisCluster draining 2 of 5 shards', { shards: 5, drainedShards: 2 }],
+  ['a RedisCluster with every pod setting', { pods: POD_SETTINGS }],
 ];
 
 describe.each(RELEASES)('every synthesized object validates against the Kubernetes $kubernetes OpenAPI schema', ({ models, scaleInGuard }) => {

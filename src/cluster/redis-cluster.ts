@@ -12,6 +12,8 @@ import { addClusterNetworkPolicy } from './cluster-network-policy';
 import { Persistence } from '../persistence';
 import { CHART_OWNED_DIRECTIVES, checkExtraConfig, withMemoryDefaults } from '../server-config';
 import { SpreadOptions, applySpread } from '../spread';
+import { PodSettings } from '../pod-settings';
+import { resolvePodSettings } from '../resolved-pod-settings';
 import { RedisTls } from '../tls';
 import { checkDurationMs, checkInt, fail } from '../validation';
 import { ConfigMap, SERVER_RESOURCES, resolveResources } from '../workload';
@@ -135,6 +137,13 @@ export interface RedisClusterProps {
    * @default - preferred anti-affinity per node within a shard, preferred even spread across zones
    */
   readonly spread?: SpreadOptions;
+  /**
+   * Where every node's pod runs (node selector, tolerations, priority class), the registry
+   * credentials of its images, labels and annotations of your own, and env variables, mounts and
+   * sidecars beside the server.
+   * @default - the chart's own settings only
+   */
+  readonly pods?: PodSettings;
   /**
    * An ingress NetworkPolicy: the client port from the client pods you label and from the
    * cluster's own nodes; the cluster bus port from the cluster's own nodes only.
@@ -269,6 +278,8 @@ export class RedisCluster extends Construct {
     const group = groupLabelsOf(this);
     const shardSelector = (shard: number) => ({ ...group, [COMPONENT_LABEL]: PodComponent.REDIS, [SHARD_LABEL]: String(shard) });
     for (const node of this.nodes) applySpread(node.deployment, shardSelector(node.shard), props.spread);
+    const pods = resolvePodSettings(this, 'pods', props.pods);
+    for (const node of this.nodes) node._deployment.applySettings(pods, { server: true });
     if (props.disruptionBudgets ?? true) {
       for (let shard = 0; shard < shards; shard++) {
         const budget = addDisruptionBudget(this, `Shard${shard}Budget`, shardSelector(shard), { maxUnavailable: 1 });

@@ -12,6 +12,8 @@ import { RedisInstance, RedisInstanceOptions } from './redis-instance';
 import { SentinelCluster, SentinelClusterOptions } from './sentinel-cluster';
 import { PROXY_HEALTH_PORT, SentinelProxy, SentinelProxyOptions } from './sentinel-proxy';
 import { SpreadOptions, applySpread } from '../spread';
+import { PodSettings } from '../pod-settings';
+import { resolvePodSettings } from '../resolved-pod-settings';
 import { checkInt, fail, withPropsOf } from '../validation';
 import { checkClusterDomain } from '../cluster-dns';
 
@@ -66,6 +68,13 @@ export interface RedisHaProps {
    * @default - preferred anti-affinity per node, preferred even spread across zones
    */
   readonly spread?: SpreadOptions;
+  /**
+   * Where every pod of the chart runs (node selector, tolerations, priority class), the registry
+   * credentials of its images, and labels and annotations of your own; and the env variables, mounts
+   * and sidecars of the Redis pods.
+   * @default - the chart's own settings only
+   */
+  readonly pods?: PodSettings;
   /**
    * Ingress NetworkPolicies that admit only the chart's own pods and the client pods you label.
    * @default - no NetworkPolicy
@@ -156,6 +165,9 @@ export class RedisHa extends Construct {
     for (const [component, deployments] of groups) {
       for (const d of deployments) applySpread(d, componentSelector(group, component), props.spread);
     }
+    const pods = resolvePodSettings(this, 'pods', props.pods);
+    for (const instance of this.instances) instance._deployment.applySettings(pods, { server: true });
+    for (const d of [...this.sentinels._deployments, this.proxy._deployment]) d.applySettings(pods, { server: false });
     // Objects about one component's pods carry that component's labels.
     const labelsOf: { [component: string]: { [key: string]: string } } = {
       [PodComponent.REDIS]: this.instances[0]._labels, [PodComponent.SENTINEL]: this.sentinels._labels, [PodComponent.PROXY]: this.proxy._labels,

@@ -5,7 +5,7 @@ import { RedisTls, TLS_FILES } from '../tls';
 import { Persistence } from '../persistence';
 import { ComputeResources } from '../compute-resources';
 import { RedisEngine, chooseEngine } from '../engine';
-import { ConfigMap, Service, env, resolveResources, secretEnv } from '../workload';
+import { ConfigMap, Deployment, Service, env, resolveResources, secretEnv } from '../workload';
 import { INSTANCE_LABEL, PodComponent, componentSelector, groupLabelsOf, labelObjects, recommendedLabels } from '../labels';
 import { IRedisInstance, RedisInstance, announcedNameOf } from './redis-instance';
 import { Sentinel, SentinelProps } from './sentinel';
@@ -157,6 +157,8 @@ export class SentinelCluster extends Construct implements ISentinelCluster {
   public readonly clusterDomain: string;
   /** The sentinels' Deployments, in order, as core cdk8s objects (`addJsonPatch`, `metadata`): escape hatches. */
   public readonly deployments: ApiObject[];
+  /** @internal The sentinels' Deployments, in order. */
+  public readonly _deployments: Deployment[];
   /** Labels that select every sentinel pod of this cluster. */
   public readonly selectorLabels: { [key: string]: string };
   /** @internal The recommended labels of the sentinels' objects. */
@@ -264,7 +266,8 @@ export class SentinelCluster extends Construct implements ISentinelCluster {
       sentinels.push(new Sentinel(this, `Sentinel${i}`, { ...sentinelProps, guard: sentinelGuardTiming(downAfterMs, i - 1) }));
     }
     this.sentinelHosts = sentinels.map((sentinel) => sentinel.host);
-    this.deployments = sentinels.map((sentinel) => ApiObject.of(sentinel.deployment));
+    this._deployments = sentinels.map((sentinel) => sentinel.deployment);
+    this.deployments = this._deployments.map((d) => ApiObject.of(d));
     // Each sentinel's preStop checks the others before it stops.
     const announced = sentinels.map((sentinel) => sentinel.announcedName);
     for (const sentinel of sentinels) sentinel.knowPeers(announced);
