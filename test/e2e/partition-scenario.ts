@@ -31,6 +31,9 @@ export interface PartitionOutcome {
   /** Acknowledgement time of the latest lost write, in ms after the cut; 0 when nothing was lost. */
   readonly latestLostAckMs: number;
   readonly perProxy: ProxyLoss[];
+  /** How long the cut lasted, and whether `holdUntil` held before it ended (undefined without one). */
+  readonly cutMs: number;
+  readonly held?: boolean;
 }
 
 export interface PartitionOptions {
@@ -45,6 +48,12 @@ export interface PartitionOptions {
   readonly prelude?: (master: Pod) => Promise<Pod>;
   /** How long to wait after the heal before the chart is let settle, for a failover it might start (default 0). */
   readonly afterHealMs?: number;
+  /**
+   * Keeps the cut, after `durationMs`, until `done` holds (bounded by `maxMs` from the cut): for a
+   * scenario whose point is what happens once the cut has had its effect (a failover it provokes),
+   * which a loaded machine may take longer to reach.
+   */
+  readonly holdUntil?: { readonly what: string; readonly done: (atCut: Pod) => Promise<boolean>; readonly maxMs: number };
 }
 
 /** Runs one partition scenario; leaves the network healed and the writers stopped. */
@@ -58,6 +67,8 @@ export async function runPartition(env: HaEnv, label: string, o: PartitionOption
   writers.forEach((w) => w.start());
   const handles = [];
   let cutAt: number;
+  let cutMs: number;
+  let held: boolean | undefined;
   let atCut = before;
   try {
     await waitUntil(() => writers.every((w) => w.acked.length > 20), 15_000, 'writers warmed up');
@@ -65,7 +76,13 @@ export async function runPartition(env: HaEnv, label: string, o: PartitionOption
     cutAt = Date.now();
     for (const [a, b] of o.cuts(atCut)) handles.push(await env.cluster.partition(a, b));
     await sleep(o.durationMs);
+    const hold = o.holdUntil;
+    if (hold) {
+      held = await waitUntil(() => hold.done(atCut), Math.max(100, hold.maxMs - (Date.now() - cutAt)), hold.what, { intervalMs: 100 })
+        .then(() => true, () => false);
+    }
   } finally {
+    cutMs = Date.now() - cutAt!;
     for (const h of handles) await h.heal();
   }
   try {
@@ -109,6 +126,8 @@ export async function runPartition(env: HaEnv, label: string, o: PartitionOption
       waitLost: total('waitLost'),
       latestLostAckMs: Math.max(0, ...perProxy.map((x) => x.latestLostAckMs)),
       perProxy,
+      cutMs,
+      held,
     };
   } finally {
     await Promise.all(writers.map((w) => w.stop()));
