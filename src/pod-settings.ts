@@ -2,7 +2,7 @@ import { Duration, Size, SizeRoundingBehavior } from 'cdk8s';
 import { Construct } from 'constructs';
 import { ComputeResources } from './compute-resources';
 import * as k8s from './k8s-api';
-import { checkInt, checkLabels, checkSecretName, fail, sizeQuantity } from './validation';
+import { checkDnsLabel, checkInt, checkLabelValue, checkLabels, checkSecretName, fail, sizeQuantity } from './validation';
 
 /** What a taint does to the pods that do not tolerate it. */
 export enum TaintEffect {
@@ -60,7 +60,7 @@ export class Toleration {
     const { effect, tolerationSeconds } = this.options;
     if (effect !== undefined && !Object.values(TaintEffect).includes(effect)) fail(scope, `${prop} effect`, effect, 'must be NoSchedule, PreferNoSchedule or NoExecute');
     if (this.key !== undefined) checkLabels(scope, `${prop}`, { [this.key]: '' });
-    if (this.value !== undefined && !LABEL_VALUE.test(this.value)) fail(scope, `${prop} value`, this.value, 'must be a label value: at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit');
+    if (this.value !== undefined) checkLabelValue(scope, `${prop} value`, this.value);
     let seconds: number | undefined;
     if (tolerationSeconds !== undefined) {
       if (effect !== TaintEffect.NO_EXECUTE) fail(scope, `${prop} tolerationSeconds`, tolerationSeconds.toHumanString(), 'is allowed only with the NoExecute effect (the API server refuses it otherwise)');
@@ -223,13 +223,4 @@ export interface PodSettings {
    * @default - none
    */
   readonly sidecars?: Sidecar[];
-}
-
-const DNS_LABEL_1123 = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
-
-/** Checks a name the pod uses (a volume's, a container's): an RFC 1123 label. */
-export function checkDnsLabel(scope: Construct, prop: string, value: string): string {
-  if (!DNS_LABEL_1123.test(value)) fail(scope, prop, value, 'must be a DNS label: 1-63 lowercase letters, digits or "-", starting and ending with a letter or digit');
-  return value;
 }

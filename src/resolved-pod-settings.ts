@@ -5,8 +5,8 @@
 import { Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import * as k8s from './k8s-api';
-import { PodMount, PodSettings, checkDnsLabel } from './pod-settings';
-import { checkImage, checkInt, checkLabels, checkSecretName, fail, propRef } from './validation';
+import { PodMount, PodSettings } from './pod-settings';
+import { checkDnsLabel, checkImage, checkInt, checkLabels, checkSecretName, fail, propRef } from './validation';
 import { ResolvedResources, resolveResources } from './workload';
 
 /** What a sidecar gets unless `resources` says otherwise. */

@@ -92,6 +92,22 @@ export function checkDomainName(scope: Construct, prop: string, value: string): 
 const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 
+/** A Kubernetes label value: at most 63 characters. */
+export function checkLabelValue(scope: Construct, prop: string, value: string): string {
+  if (typeof value !== 'string' || !LABEL_VALUE.test(value)) {
+    fail(scope, prop, value, 'must be a label value: at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit');
+  }
+  return value;
+}
+
+/** A name of an object in a pod (a volume, a container): an RFC 1123 label. */
+export function checkDnsLabel(scope: Construct, prop: string, value: string): string {
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(value)) {
+    fail(scope, prop, value, 'must be a DNS label: 1-63 lowercase letters, digits or "-", starting and ending with a letter or digit');
+  }
+  return value;
+}
+
 /** Kubernetes labels: keys `[prefix/]name` (the prefix a DNS subdomain), values of at most 63 characters. */
 export function checkLabels(scope: Construct, prop: string, labels: { [key: string]: string }): { [key: string]: string } {
   for (const [key, value] of Object.entries(labels)) {
@@ -100,9 +116,7 @@ export function checkLabels(scope: Construct, prop: string, labels: { [key: stri
     if (!LABEL_NAME.test(key.slice(slash + 1)) || (prefix !== undefined && (prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix)))) {
       fail(scope, `${prop} key`, key, 'must be a label key: [prefix/]name, the name 1-63 letters, digits, "-", "_" or ".", the prefix a DNS subdomain');
     }
-    if (typeof value !== 'string' || !LABEL_VALUE.test(value)) {
-      fail(scope, `${prop}[${JSON.stringify(key)}]`, value, 'must be a label value: at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit');
-    }
+    checkLabelValue(scope, `${prop}[${JSON.stringify(key)}]`, value);
   }
   return labels;
 }

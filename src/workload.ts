@@ -190,7 +190,7 @@ export class Deployment extends Construct {
     const sidecars = settings.sidecars.map((s) => {
       const container = this.addContainer(s.name, {
         image: s.image, uid: s.uid ?? this.spec.uid, command: s.command, args: s.args,
-        env: Object.fromEntries(Object.entries(s.env).map(([k, v]) => [k, { value: v }])), ports: {},
+        env: envOf(s.env), ports: {},
         resources: s.resources,
       });
       for (const m of s.mounts) container.mount(m.path, m.volume, { readOnly: m.readOnly });

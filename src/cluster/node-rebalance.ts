@@ -115,12 +115,12 @@ last=""
 said_at=0
 # say MESSAGE [DETAIL]: logs a decision once; a wait still in force a minute later is logged again,
 # with its DETAIL then (what was seen), so that a stalled rebalancer shows it is alive and why.
+# (The clock is read only when a wait repeats: the steady "balanced" line costs no process.)
 say() {
-  now_s=$(date +%s)
-  case "$1" in waiting*) again=60 ;; *) again=0 ;; esac
-  if [ "$1" != "$last" ] || { [ "$again" -gt 0 ] && [ $(( now_s - said_at )) -ge "$again" ]; }; then
-    log "$1\${2:+ ($2)}"; last=$1; said_at=$now_s
+  if [ "$1" = "$last" ]; then
+    case "$1" in waiting*) [ $(( $(date +%s) - said_at )) -ge 60 ] || return 0 ;; *) return 0 ;; esac
   fi
+  log "$1\${2:+ ($2)}"; last=$1; said_at=$(date +%s)
 }
 
 # The states of the slot migrations a node knows of, one "STATE SLOTS MESSAGE" a line.
